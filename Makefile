@@ -1,0 +1,112 @@
+# flbench — build, test, run, bench.
+#
+#   make            all binaries into bin/ (release: -O2)
+#   make run        deps, build, run the default scenario (today: the rt seam demo)
+#   make test       deps, lint, sanitized build (ASan+UBSan), every unit and shell test
+#   make deps       install missing Debian packages (as root) or say what to install
+#   make bench      benchmarks (ratios measured side by side; never part of `make test`)
+#   make clean
+#
+# Sources are found by wildcard: every .c under node/ (but node/main/), sim/ (but sim/main/) and
+# netem/ (but netem/main/) goes into one static library; every node/main/*.c, sim/main/*.c and
+# netem/main/*.c is a program named after its file (fl_server.c -> bin/fl-server); every
+# tests/unit/test_*.c is a Check program. BUILD moves the build tree (parallel work trees).
+
+BUILD   ?= build
+VARIANT ?= rel
+OUT     := $(BUILD)/$(VARIANT)
+
+CC      ?= cc
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+NVCC    ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Inode -I$(LLHTTP_INC) -DFL_COMMIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\"
+ifeq ($(VARIANT),asan)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=address,undefined
+else
+OPT     := -O2 -g
+LDSAN   :=
+endif
+CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(CFLAGS)
+LDLIBS_ALL := -luv -lcjson -lopenblas -lz -lm -lpthread $(LDLIBS)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
+
+LIB_SRC  := $(sort $(filter-out node/main/% sim/main/% netem/main/%,\
+              $(wildcard node/*/*.c node/*.c sim/*.c sim/*/*.c netem/*.c)))
+MAIN_SRC := $(sort $(wildcard node/main/*.c sim/main/*.c netem/main/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(OUT)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(OUT)/obj/%.o) $(SUPPORT_SRC:%.c=$(OUT)/obj/%.o)
+LIB      := $(OUT)/libflbench.a
+LLHTTP_LIB := $(OUT)/llhttp/libllhttp.a
+BINDIR   := $(if $(filter rel,$(VARIANT)),bin,$(OUT)/bin)
+BINS     := $(foreach m,$(MAIN_SRC),$(BINDIR)/$(subst _,-,$(basename $(notdir $(m)))))
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(OUT)/tests/%)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(OUT)/obj/%.o)
+
+.PHONY: all build tests run test deps lint unit shell bench clean
+all: build
+build: $(BINS)
+tests: $(TESTS) $(BINS)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# llhttp from Debian's sources (node-llhttp); not our code, so no -Werror.
+$(OUT)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g $(filter -fsanitize%,$(OPT)) -I$(LLHTTP_INC) -w -c $< -o $@
+$(LLHTTP_LIB): $(OUT)/llhttp/api.o $(OUT)/llhttp/http.o $(OUT)/llhttp/llhttp.o
+	rm -f $@ && ar rcs $@ $^
+
+define main_rule
+$(BINDIR)/$(subst _,-,$(basename $(notdir $(1)))): $(OUT)/obj/$(1:.c=.o) $(LIB) $(LLHTTP_LIB)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDSAN) -o $$@ $$^ $(LDLIBS_ALL)
+endef
+$(foreach m,$(MAIN_SRC),$(eval $(call main_rule,$(m))))
+
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB) $(LLHTTP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+deps:
+	@scripts/deps.sh
+
+lint:
+	@scripts/lint.sh
+
+# Unit tests of one variant (ASan by default through `make test`). T=name runs one test.
+unit: $(TESTS) $(BINS)
+	@scripts/run-tests.sh $(OUT)/tests $(T)
+
+# Shell tests drive the real binaries of the variant.
+shell: $(BINS)
+	@BIN=$(abspath $(BINDIR)) scripts/run-shell-tests.sh $(T)
+
+test: deps lint
+	$(MAKE) VARIANT=asan unit shell
+
+run: deps
+	$(MAKE) build
+	bin/rt-demo
+
+bench: deps
+	$(MAKE) build
+	@echo "make bench: no benchmarks yet (see issue 8)"; exit 1
+
+clean:
+	rm -rf build bin reports/out

@@ -1,0 +1,45 @@
+/*
+ * envelope.h — the device-API body: a 4-byte little-endian header length, a JSON header, then
+ * raw little-endian float32 tensor bytes. The header's "feature_map" describes the tensors:
+ *   "feature_map": [{"name": "conv1.weight", "offset": 0, "count": 150}, ...]
+ * offset and count are in float32 elements from the start of the tensor region.
+ */
+#ifndef FL_ENVELOPE_H
+#define FL_ENVELOPE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	ENV_ESHORT = -1101,   /* shorter than its length prefix says */
+	ENV_EJSON = -1102,    /* header is not a JSON object */
+	ENV_EFMAP = -1103,    /* feature_map malformed or out of bounds */
+	ENV_ENOMEM = -1104,
+	ENV_ETOOBIG = -1105,
+};
+
+typedef struct env_tensor {
+	const char *name;
+	const float *data; /* count floats */
+	size_t count;
+} env_tensor;
+
+/*
+ * Encode: `hdr` is a JSON object (not modified; feature_map is added to a copy when ntensors > 0).
+ * *out is malloc'd and owned by the caller.
+ */
+int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors, uint8_t **out,
+		    size_t *out_len);
+
+/*
+ * Decode: *hdr is a new cJSON object owned by the caller (cJSON_Delete). If the header has a
+ * feature_map, *tensors (malloc'd array, caller frees; names point into *hdr, data into buf —
+ * which must therefore outlive them and be 4-byte aligned for direct float access, else the
+ * data pointers are only valid for memcpy) and *ntensors are filled. tensors may be NULL.
+ */
+int envelope_decode(const uint8_t *buf, size_t len, cJSON **hdr, env_tensor **tensors,
+		    size_t *ntensors);
+const char *envelope_strerror(int err);
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install the Debian packages flbench needs, or say exactly what to install.
+set -eu
+PKGS="build-essential libuv1-dev libcjson-dev node-llhttp libopenblas-dev check gnuplot-nox
+dataset-fashion-mnist faketime zlib1g-dev pkg-config curl"
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+else
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root:  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
