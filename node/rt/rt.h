@@ -96,6 +96,7 @@ void rt_timer_free(rt_timer *t);
 typedef struct rt_stream rt_stream;
 typedef struct rt_listener rt_listener;
 
+/* Any of the three may be NULL. */
 typedef struct rt_stream_cbs {
 	/* The connection is established (client side only). */
 	void (*on_connect)(rt_stream *s, void *data);
