@@ -21,7 +21,7 @@
 #define SC_MAX_IDS 32
 #define SC_MAX_GROUPS 8
 
-enum { SC_EINVAL = -1401, SC_ENOMEM = -1402, SC_EIO = -1403 };
+enum { SC_EINVAL = -1601, SC_ENOMEM = -1602, SC_EIO = -1603 };
 
 typedef enum sc_mode { SC_MODE_SIM = 0, SC_MODE_LIVE = 1 } sc_mode;
 

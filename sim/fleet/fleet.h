@@ -1,0 +1,101 @@
+/*
+ * fleet.h — a fleet of simulated devices speaking the real device API over HTTP.
+ *
+ * Each device is a small state machine: startFLJob -> local training -> updateModel -> getModel ->
+ * next iteration. It honours next_req_time, retries OutOfTime / SucNotReady / connection errors
+ * with jittered backoff, picks a server at random among the live ones and fails over when one
+ * dies. Its timestamps come from its own (possibly skewed) clock. Devices draw from their own
+ * seeded streams (derived from the fleet seed and the device index), so adding devices does not
+ * change the others' draws.
+ *
+ * A fleet runs on one rt host (in-process under rt_sim; as bin/fl-fleet on rt_uv). It keeps its
+ * own wake-up heap of devices and arms a single rt timer for the earliest, so a 100k-device fleet
+ * costs one timer and a few dozen bytes per device (fleet_bytes_per_device).
+ */
+#ifndef FL_FLEET_H
+#define FL_FLEET_H
+
+#include "../../node/model/model.h"
+#include "../../node/rt/rt.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { FLEET_EINVAL = -1501, FLEET_ENOMEM = -1502 };
+
+/* A random quantity (same meaning as the scenario's sc_dist). */
+typedef enum fleet_dist_kind { FLEET_FIXED = 0, FLEET_UNIFORM, FLEET_NORMAL, FLEET_LOGNORMAL } fleet_dist_kind;
+typedef struct fleet_dist {
+	fleet_dist_kind kind;
+	double a, b;
+} fleet_dist;
+double fleet_dist_draw(const fleet_dist *d, rt_rng *r);
+
+typedef enum fleet_round { FLEET_START = 0, FLEET_UPDATE, FLEET_GET, FLEET_METRICS, FLEET_ROUNDS } fleet_round;
+const char *fleet_round_name(fleet_round r); /* "startFLJob", ... */
+
+/* Observers (all optional): how the engine records metrics and checks invariants. */
+typedef struct fleet_observer {
+	/* Every finished request: retcode is the device API's (200, 201, 300, 400, 500), or 0
+	 * for a non-envelope answer (gate text), or a negative RT_E* for a connection failure. */
+	void (*on_request)(void *ctx, fleet_round round, int server, int retcode, uint64_t latency_ns,
+			   size_t bytes_out, size_t bytes_in);
+	/* An updateModel the server accepted (SUCCEED): the upload as sent. */
+	void (*on_update_accepted)(void *ctx, int server, long device, int64_t iteration,
+				   double data_size, const float *weights, size_t n);
+	/* A model a server served on getModel SUCCEED (for agreement checks and evaluation). */
+	void (*on_model)(void *ctx, int server, int64_t iteration, const float *weights, size_t n);
+	/* A startFLJob/updateModel answered RequestError because of the timestamp (replay check). */
+	void (*on_time_rejected)(void *ctx, int server, long device, int64_t device_wall_ms);
+	void *ctx;
+} fleet_observer;
+
+/* Local training of a device: fill `weights` (in/out: starts as the global model) for one
+ * iteration; return the loss. synthetic training is built in; real training plugs in here. */
+typedef int (*fleet_train_fn)(void *ctx, long device, int64_t iteration, int epochs, int batch,
+			      float lr, float *weights, size_t n, float *loss);
+
+typedef struct fleet_server {
+	char ip[16];
+	uint16_t port;
+	int id; /* the engine's index for the server (node id as a number) */
+} fleet_server;
+
+typedef struct fleet_config {
+	uint64_t seed;
+	long devices;
+	const model_def *model; /* shapes of uploads; must outlive the fleet */
+	char fl_name[64];
+	char url_prefix[64];  /* http_url_prefix ("" by default) */
+	fleet_dist compute_ms_per_sample, bandwidth_kbps, clock_skew_ms, session_s;
+	fleet_dist samples; /* data size per device (fixed 600 by default) */
+	double online_fraction; /* share of devices online at any time (1 = always) */
+	double dropout;         /* probability of vanishing mid-round */
+	fleet_train_fn train;   /* NULL = synthetic */
+	void *train_ctx;
+	fleet_observer obs;
+	uint64_t request_timeout_ms; /* default 30 s */
+} fleet_config;
+
+typedef struct fleet fleet;
+
+/* Start the fleet on host h. cfg is copied. *out is owned by the caller (fleet_destroy). */
+int fleet_new(rt_host *h, const fleet_config *cfg, fleet **out);
+/* Frees everything; requests in flight are abandoned. Safe from the host's crash hook. */
+void fleet_destroy(fleet *f);
+/* Replace the list of servers devices may talk to (scale events, discovery). Copied. */
+int fleet_set_servers(fleet *f, const fleet_server *servers, size_t n);
+/* Grow or shrink the fleet (surge, drain). New devices start at once. */
+int fleet_resize(fleet *f, long devices);
+/* Clock skew for a share of the fleet: devices [0, share*n) get offset_ms more on their clock. */
+void fleet_skew(fleet *f, double share, int64_t offset_ms);
+
+typedef struct fleet_stats {
+	long devices, online, training, in_request;
+	uint64_t requests[FLEET_ROUNDS], ok[FLEET_ROUNDS], rejected[FLEET_ROUNDS], conn_errors;
+	uint64_t updates_accepted, bytes_out, bytes_in, time_rejected, dropouts;
+	size_t bytes_per_device; /* fleet-owned memory / devices */
+} fleet_stats;
+void fleet_get_stats(const fleet *f, fleet_stats *st);
+
+#endif
