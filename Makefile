@@ -35,7 +35,7 @@ LDLIBS_ALL := -luv -lcjson -lopenblas -lz -lm -lpthread $(LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
 LIB_SRC  := $(sort $(filter-out node/main/% sim/main/% netem/main/%,\
-              $(wildcard node/*/*.c node/*.c sim/*.c sim/*/*.c netem/*.c)))
+              $(wildcard node/*/*.c node/*.c sim/*.c sim/*/*.c netem/*.c reports/*.c)))
 MAIN_SRC := $(sort $(wildcard node/main/*.c sim/main/*.c netem/main/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
