@@ -51,7 +51,7 @@ TESTS    := $(TEST_SRC:tests/unit/%.c=$(OUT)/tests/%)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(OUT)/obj/%.o)
 
 .PHONY: all build tests run test deps lint unit shell bench clean
-.SECONDARY:
+.PRECIOUS: $(OUT)/obj/%.o
 all: build
 build: $(BINS)
 tests: $(TESTS) $(BINS)
