@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rt/rt.h"
+#include "../../node/rt/rt.h"
 
 enum {
 	LENET_EINVAL = -1301, /* bad argument (NULL, n < 1, label >= 10, batch > max) */
@@ -33,7 +33,7 @@ enum {
 #define LENET_CLASSES 10
 #define LENET_PARAMS 61706 /* floats in the flat parameter buffer */
 
-/* Scratch memory for batches of up to max_batch images, allocated once (about 250 KB per image
+/* Scratch memory for batches of up to max_batch images, allocated once (about 280 KB per image
  * of max_batch). Owned by the caller; one workspace is used by one caller at a time. */
 typedef struct lenet_ws lenet_ws;
 

@@ -1,0 +1,881 @@
+/*
+ * engine.c — sim-mode scenario runs (see engine.h).
+ *
+ * The run is one rt_sim. Scenario events with "at" are rt_sim_call_at callbacks; "on" conditions
+ * are tested by a 100 ms engine tick that also polls the invariants and, every second, writes a
+ * metrics row. Everything the engine does happens inside rt_sim events, so a run is a pure
+ * function of the scenario and the seed.
+ */
+#include "engine.h"
+
+#include "cluster.h"
+#include "invariants.h"
+#include "recorder.h"
+#include "stats.h"
+#include "../netem/netem_sim.h"
+#include "fleet/fleet.h"
+#include "fleet/train_real.h"
+
+#include <cblas.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_NS 100000000ULL /* 100 ms */
+#define SEC_NS 1000000000ULL
+
+static const char *const columns[] = {
+	"iteration", "iterations_success", "iterations_failed", "servers_alive", "cluster_state",
+	"devices", "devices_online", "req_startFLJob", "req_updateModel", "req_getModel",
+	"ok_startFLJob", "ok_updateModel", "ok_getModel", "rej_startFLJob", "rej_updateModel",
+	"rej_getModel", "p50_startFLJob_ms", "p90_startFLJob_ms", "p99_startFLJob_ms",
+	"p50_updateModel_ms", "p90_updateModel_ms", "p99_updateModel_ms", "p50_getModel_ms",
+	"p90_getModel_ms", "p99_getModel_ms", "bytes_in", "bytes_out", "conn_errors"};
+#define NCOLS (sizeof columns / sizeof columns[0])
+
+typedef struct engine {
+	const scenario *sc;
+	const engine_opts *opts;
+	rt_sim *sim;
+	netem *net;
+	uint32_t fault_rules[1024];
+	size_t nfault_rules;
+	cluster *cl;
+	model_def model;
+	rt_host *fleet_host;
+	fleet *fl;
+	train_real *trainer;
+	recorder *rec;
+	inv *inv;
+	int fired[SC_MAX_EVENTS];
+	int seen_round[FLEET_ROUNDS];
+	/* request statistics: whole run and the current one-second interval */
+	lat_hist run_lat[FLEET_ROUNDS], tick_lat[FLEET_ROUNDS];
+	uint64_t tick_req[FLEET_ROUNDS], tick_ok[FLEET_ROUNDS], tick_rej[FLEET_ROUNDS];
+	uint64_t tick_bytes_in, tick_bytes_out, tick_conn_err;
+	uint64_t last_sec_ns;
+	/* iterations as the leader reports them */
+	uint64_t iter_ok, iter_failed;
+	int64_t iter_last;
+	uint64_t iter_started_ns;
+	int64_t evaluated_up_to;
+	double accuracy, loss;
+	int has_eval;
+	int last_state;
+	double online_sum;
+	uint64_t online_samples;
+	uint64_t max_recovery_ns, pending_fault_ns;
+	uint64_t servers_hash;
+	size_t fleet_bytes_per_device;
+	struct timespec wall0;
+	double last_progress;
+} engine;
+
+static double wall_now(const engine *e)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - e->wall0.tv_sec) + (double)(t.tv_nsec - e->wall0.tv_nsec) / 1e9;
+}
+
+static uint64_t now(const engine *e) { return rt_sim_now_ns(e->sim); }
+
+/* ---- fleet observers ---- */
+
+static void obs_request(void *ctx, fleet_round round, int server, int retcode, uint64_t lat_ns,
+			size_t out, size_t in)
+{
+	engine *e = ctx;
+	if (round >= FLEET_ROUNDS)
+		return;
+	e->tick_req[round]++;
+	if (retcode == 200)
+		e->tick_ok[round]++;
+	else
+		e->tick_rej[round]++;
+	if (retcode < 0)
+		e->tick_conn_err++;
+	e->tick_bytes_out += out;
+	e->tick_bytes_in += in;
+	lat_hist_add(&e->run_lat[round], lat_ns);
+	lat_hist_add(&e->tick_lat[round], lat_ns);
+	e->seen_round[round] = 1;
+}
+
+static void obs_update(void *ctx, int server, long device, int64_t it, double ds, const float *w, size_t n)
+{
+	engine *e = ctx;
+	inv_update_accepted(e->inv, it, ds, w, n);
+}
+
+static void obs_model(void *ctx, int server, int64_t it, const float *w, size_t n)
+{
+	engine *e = ctx;
+	char name[32];
+	snprintf(name, sizeof name, "server/%d", server);
+	inv_model_served(e->inv, now(e), name, it, w, n);
+}
+
+static void obs_time_rejected(void *ctx, int server, long device, int64_t device_ms)
+{
+	engine *e = ctx;
+	char name[32];
+	snprintf(name, sizeof name, "server/%d", server);
+	cl_server *s = cluster_server(e->cl, name);
+	if (s && s->host)
+		inv_time_rejected(e->inv, now(e), name, rt_wall_ms(s->host), device_ms);
+}
+
+static fleet_dist to_fleet_dist(const sc_dist *d)
+{
+	return (fleet_dist){(fleet_dist_kind)d->kind, d->a, d->b};
+}
+
+/* ---- faults ---- */
+
+static void fault_event(engine *e, const sc_event *ev, cJSON *fields)
+{
+	if (!fields)
+		fields = cJSON_CreateObject();
+	cJSON_AddStringToObject(fields, "action", sc_action_name(ev->action));
+	cJSON_AddNumberToObject(fields, "event", ev->index);
+	char name[64];
+	snprintf(name, sizeof name, "%s%s%s", sc_action_name(ev->action), ev->node[0] ? " " : "", ev->node);
+	recorder_instant(e->rec, ev->node[0] ? ev->node : "engine", name, now(e), NULL);
+	recorder_event(e->rec, now(e), "fault", fields);
+	inv_fault(e->inv, now(e));
+	if (!e->pending_fault_ns)
+		e->pending_fault_ns = now(e);
+}
+
+static void add_fault_rule(engine *e, netem_rule *r, uint64_t for_ns)
+{
+	r->expires_at_ns = for_ns ? now(e) + for_ns : 0;
+	uint32_t id;
+	if (!netem_rule_add(e->net, r, &id) && e->nfault_rules < 1024)
+		e->fault_rules[e->nfault_rules++] = id;
+}
+
+static void sc_link_to_rule(const sc_link *l, netem_rule *r)
+{
+	r->latency_ns = l->latency_ns;
+	r->jitter_ns = l->jitter_ns;
+	netem_dist_parse(l->jitter_dist, &r->dist);
+	r->bandwidth_bps = l->bandwidth_bps / 8;
+	if (!strcmp(l->loss_mode, "reset"))
+		r->reset = l->loss;
+	else
+		r->loss = l->loss;
+	r->slices = l->slices;
+}
+
+static rt_host *node_host(engine *e, const char *node)
+{
+	if (!strcmp(node, "fleet"))
+		return e->fleet_host;
+	return cluster_host(e->cl, node);
+}
+
+static void sync_fleet_servers(engine *e);
+
+static void do_event(engine *e, const sc_event *ev)
+{
+	cJSON *f = cJSON_CreateObject();
+	if (ev->node[0])
+		cJSON_AddStringToObject(f, "node", ev->node);
+	int rc = 0;
+	switch (ev->action) {
+	case SC_KILL:
+		rc = cluster_kill(e->cl, ev->node);
+		break;
+	case SC_RESTART:
+		rc = cluster_restart(e->cl, ev->node);
+		break;
+	case SC_PAUSE:
+	case SC_RESUME: {
+		rt_host *h = node_host(e, ev->node);
+		if (!h)
+			rc = RT_ENOENT;
+		else if (ev->action == SC_PAUSE)
+			rt_sim_pause(h);
+		else
+			rt_sim_resume(h);
+		break;
+	}
+	case SC_CLOCK_SKEW:
+		cJSON_AddNumberToObject(f, "offset_ms", (double)ev->offset_ms);
+		cJSON_AddNumberToObject(f, "drift_ppm", ev->drift_ppm);
+		if (!strcmp(ev->node, "fleet")) {
+			cJSON_AddNumberToObject(f, "share", ev->share);
+			fleet_skew(e->fl, ev->share, ev->offset_ms);
+		} else {
+			rt_host *h = node_host(e, ev->node);
+			if (h)
+				rt_sim_set_clock(h, ev->offset_ms, ev->drift_ppm);
+			else
+				rc = RT_ENOENT;
+		}
+		break;
+	case SC_PARTITION:
+		for (size_t a = 0; a < ev->n_groups; a++)
+			for (size_t b = a + 1; b < ev->n_groups; b++)
+				for (size_t i = 0; i < ev->group_len[a]; i++)
+					for (size_t j = 0; j < ev->group_len[b]; j++) {
+						netem_rule r;
+						netem_rule_init(&r);
+						snprintf(r.from, sizeof r.from, "%s", ev->groups[a][i]);
+						snprintf(r.to, sizeof r.to, "%s", ev->groups[b][j]);
+						r.partition = 1;
+						add_fault_rule(e, &r, ev->for_ns);
+					}
+		cJSON_AddNumberToObject(f, "for_s", (double)ev->for_ns / 1e9);
+		break;
+	case SC_LINK: {
+		netem_rule r;
+		netem_rule_init(&r);
+		snprintf(r.from, sizeof r.from, "%s", ev->from);
+		snprintf(r.to, sizeof r.to, "%s", ev->to);
+		sc_link_to_rule(&ev->link, &r);
+		add_fault_rule(e, &r, ev->for_ns);
+		cJSON_AddStringToObject(f, "from", ev->from);
+		cJSON_AddStringToObject(f, "to", ev->to);
+		cJSON_AddNumberToObject(f, "for_s", (double)ev->for_ns / 1e9);
+		break;
+	}
+	case SC_HEAL:
+		for (size_t i = 0; i < e->nfault_rules; i++)
+			netem_rule_remove(e->net, e->fault_rules[i]);
+		e->nfault_rules = 0;
+		break;
+	case SC_SCALE_OUT:
+		cJSON_AddNumberToObject(f, "servers", ev->servers);
+		rc = cluster_scale_out(e->cl, ev->servers);
+		break;
+	case SC_SCALE_IN: {
+		cJSON *ids = cJSON_AddArrayToObject(f, "node_ids");
+		for (size_t i = 0; i < ev->n_ids; i++)
+			cJSON_AddItemToArray(ids, cJSON_CreateString(ev->node_ids[i]));
+		rc = cluster_scale_in(e->cl, (char (*)[32])ev->node_ids, ev->n_ids);
+		break;
+	}
+	case SC_FLEET:
+		cJSON_AddNumberToObject(f, "devices", (double)ev->devices);
+		rc = fleet_resize(e->fl, ev->devices);
+		break;
+	case SC_DISK_FAULT: {
+		rt_host *h = node_host(e, ev->node);
+		cJSON_AddStringToObject(f, "kind", ev->kind);
+		if (!h)
+			rc = RT_ENOENT;
+		else if (!strcmp(ev->kind, "lose_unsynced"))
+			rt_sim_disk_lose_unsynced(h);
+		else
+			rc = rt_sim_disk_corrupt(h, !strcmp(ev->node, "scheduler") ? "scheduler_meta.json" : "srv_state",
+						 (size_t)(rt_rand_u64(h) % 64));
+		break;
+	}
+	default:
+		break;
+	}
+	if (rc)
+		cJSON_AddStringToObject(f, "error", rt_strerror(rc));
+	fault_event(e, ev, f);
+	sync_fleet_servers(e);
+	inv_check(e->inv, now(e), e->cl);
+}
+
+typedef struct ev_call {
+	engine *e;
+	const sc_event *ev;
+} ev_call;
+
+static void fire_cb(void *data)
+{
+	ev_call *c = data;
+	do_event(c->e, c->ev);
+	free(c);
+}
+
+static void schedule_event(engine *e, const sc_event *ev, uint64_t at_ns)
+{
+	ev_call *c = malloc(sizeof *c);
+	if (!c)
+		return;
+	*c = (ev_call){e, ev};
+	if (at_ns <= now(e))
+		at_ns = now(e) + 1;
+	if (rt_sim_call_at(e->sim, at_ns, fire_cb, c))
+		free(c);
+}
+
+/* "on" conditions: iteration=N (the cluster reached it), state=X, round=NAME. */
+static int condition_holds(engine *e, const char *on)
+{
+	if (!strncmp(on, "iteration=", 10)) {
+		srv_status st;
+		return cluster_leader_status(e->cl, &st) && st.iteration >= strtoll(on + 10, NULL, 10);
+	}
+	if (!strncmp(on, "iterations.success=", 19))
+		return (long long)e->iter_ok >= strtoll(on + 19, NULL, 10);
+	if (!strncmp(on, "state=", 6))
+		return !strcmp(cluster_state(e->cl), on + 6);
+	if (!strncmp(on, "round=", 6))
+		for (int r = 0; r < FLEET_ROUNDS; r++)
+			if (!strcmp(fleet_round_name((fleet_round)r), on + 6))
+				return e->seen_round[r];
+	return 0;
+}
+
+/* ---- the tick ---- */
+
+static void sync_fleet_servers(engine *e)
+{
+	fleet_server list[CLUSTER_MAX_SERVERS];
+	size_t n = cluster_device_servers(e->cl, list, CLUSTER_MAX_SERVERS);
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint64_t)list[i].id) * 1099511628211ULL;
+	h ^= n;
+	if (h != e->servers_hash) {
+		e->servers_hash = h;
+		fleet_set_servers(e->fl, list, n);
+	}
+}
+
+static void evaluate(engine *e, int64_t it)
+{
+	/* the leader's committed model for `it` */
+	for (int i = 0; i < e->cl->nservers; i++) {
+		if (!e->cl->servers[i].node)
+			continue;
+		size_t n;
+		uint64_t h;
+		const float *w = srv_get_model(e->cl->servers[i].node, it, &n, &h);
+		if (!w || n != e->model.total)
+			continue;
+		float acc, loss;
+		if (train_real_evaluate(e->trainer, w, &acc, &loss) == 0) {
+			e->accuracy = acc;
+			e->loss = loss;
+			e->has_eval = 1;
+			cJSON *f = cJSON_CreateObject();
+			cJSON_AddNumberToObject(f, "iteration", (double)it);
+			cJSON_AddNumberToObject(f, "accuracy", acc);
+			cJSON_AddNumberToObject(f, "loss", loss);
+			recorder_event(e->rec, now(e), "eval", f);
+		}
+		return;
+	}
+}
+
+static void watch_iterations(engine *e)
+{
+	srv_status st;
+	if (!cluster_leader_status(e->cl, &st))
+		return;
+	while (st.iterations_ok + st.iterations_failed > e->iter_ok + e->iter_failed ||
+	       st.iterations_ok > e->iter_ok) {
+		int ok = st.iterations_ok > e->iter_ok;
+		if (ok)
+			e->iter_ok++;
+		else
+			e->iter_failed++;
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddNumberToObject(f, "iteration", (double)st.last_committed);
+		cJSON_AddStringToObject(f, "result", ok ? "success" : "fail");
+		cJSON_AddNumberToObject(f, "duration_s", (double)(now(e) - e->iter_started_ns) / 1e9);
+		recorder_event(e->rec, now(e), "iteration", f);
+		char name[48];
+		snprintf(name, sizeof name, "iteration %lld", (long long)st.last_committed);
+		recorder_span(e->rec, "cluster", name, e->iter_started_ns, now(e), NULL);
+		e->iter_started_ns = now(e);
+		if (ok && e->pending_fault_ns) {
+			uint64_t rec_ns = now(e) - e->pending_fault_ns;
+			if (rec_ns > e->max_recovery_ns)
+				e->max_recovery_ns = rec_ns;
+			e->pending_fault_ns = 0;
+		}
+	}
+	if (st.last_committed > e->iter_last)
+		e->iter_last = st.last_committed;
+	if (e->trainer && e->evaluated_up_to < st.last_committed) {
+		e->evaluated_up_to = st.last_committed;
+		evaluate(e, st.last_committed);
+	}
+}
+
+static void metrics_row(engine *e)
+{
+	fleet_stats fs;
+	fleet_get_stats(e->fl, &fs);
+	e->online_sum += (double)fs.online;
+	e->online_samples++;
+	e->fleet_bytes_per_device = fs.bytes_per_device;
+	srv_status st;
+	int lead = cluster_leader_status(e->cl, &st);
+	double v[NCOLS];
+	size_t k = 0;
+	v[k++] = lead ? (double)st.iteration : 0;
+	v[k++] = (double)e->iter_ok;
+	v[k++] = (double)e->iter_failed;
+	v[k++] = cluster_servers_up(e->cl);
+	v[k++] = cluster_state_code(e->cl);
+	v[k++] = (double)fs.devices;
+	v[k++] = (double)fs.online;
+	for (int r = 0; r < 3; r++)
+		v[k++] = (double)e->tick_req[r];
+	for (int r = 0; r < 3; r++)
+		v[k++] = (double)e->tick_ok[r];
+	for (int r = 0; r < 3; r++)
+		v[k++] = (double)e->tick_rej[r];
+	for (int r = 0; r < 3; r++) {
+		v[k++] = lat_hist_quantile_ms(&e->tick_lat[r], 0.50);
+		v[k++] = lat_hist_quantile_ms(&e->tick_lat[r], 0.90);
+		v[k++] = lat_hist_quantile_ms(&e->tick_lat[r], 0.99);
+	}
+	v[k++] = (double)e->tick_bytes_in;
+	v[k++] = (double)e->tick_bytes_out;
+	v[k++] = (double)e->tick_conn_err;
+	recorder_metrics_row(e->rec, now(e), v);
+	memset(e->tick_req, 0, sizeof e->tick_req);
+	memset(e->tick_ok, 0, sizeof e->tick_ok);
+	memset(e->tick_rej, 0, sizeof e->tick_rej);
+	for (int r = 0; r < FLEET_ROUNDS; r++)
+		lat_hist_reset(&e->tick_lat[r]);
+	e->tick_bytes_in = e->tick_bytes_out = e->tick_conn_err = 0;
+}
+
+static void progress(engine *e)
+{
+	double w = wall_now(e);
+	if (!e->opts->progress || w - e->last_progress < 0.25)
+		return;
+	e->last_progress = w;
+	fleet_stats fs;
+	fleet_get_stats(e->fl, &fs);
+	double t = (double)now(e) / 1e9;
+	fprintf(stderr, "\r[%s] t=%7.1fs  iteration %-4lld ok %-4" PRIu64 " failed %-3" PRIu64
+		"  devices %ld (online %ld)  %-24s wall %5.1fs  x%.0f   ",
+		e->sc->name, t, (long long)e->iter_last, e->iter_ok, e->iter_failed, fs.devices, fs.online,
+		cluster_state(e->cl), w, w > 0 ? t / w : 0);
+	fflush(stderr);
+}
+
+static void tick(void *data)
+{
+	engine *e = data;
+	uint64_t t = now(e);
+	int state = cluster_state_code(e->cl);
+	if (state != e->last_state) {
+		e->last_state = state;
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "state", cluster_state(e->cl));
+		recorder_event(e->rec, t, "state", f);
+	}
+	watch_iterations(e);
+	sync_fleet_servers(e);
+	for (size_t i = 0; i < e->sc->n_events; i++) {
+		const sc_event *ev = &e->sc->events[i];
+		if (ev->has_at || e->fired[i] || !condition_holds(e, ev->on))
+			continue;
+		e->fired[i] = 1;
+		if (ev->after_ns)
+			schedule_event(e, ev, t + ev->after_ns);
+		else
+			do_event(e, ev);
+	}
+	inv_check(e->inv, t, e->cl);
+	if (t >= e->last_sec_ns + SEC_NS) {
+		e->last_sec_ns = t;
+		metrics_row(e);
+	}
+	progress(e);
+	if (t + TICK_NS <= e->sc->duration_ns)
+		rt_sim_call_at(e->sim, t + TICK_NS, tick, e);
+}
+
+/* ---- set-up and verdicts ---- */
+
+static int build(engine *e, char *err, size_t errlen)
+{
+	const scenario *sc = e->sc;
+	e->sim = rt_sim_new(sc->seed);
+	e->net = netem_new(sc->seed);
+	if (!e->sim || !e->net)
+		return RT_ENOMEM;
+	/* the ordinary links: fleet <-> anything, and everything else */
+	netem_rule r;
+	netem_rule_init(&r);
+	r.base = 1;
+	sc_link_to_rule(&sc->net_default, &r);
+	netem_rule_add(e->net, &r, NULL);
+	netem_rule_init(&r);
+	r.base = 1;
+	snprintf(r.from, sizeof r.from, "fleet");
+	sc_link_to_rule(&sc->net_fleet, &r);
+	netem_rule_add(e->net, &r, NULL);
+	netem_sim_attach(e->sim, e->net);
+
+	if (model_def_parse(sc->model, &e->model)) {
+		snprintf(err, errlen, "%s: $.cluster.model: unknown model \"%s\"", sc->file, sc->model);
+		return SC_EINVAL;
+	}
+	int rc = cluster_new(e->sim, sc, &e->cl, err, errlen);
+	if (rc)
+		return rc;
+	if (!strcmp(sc->training, "real")) {
+		if (strcmp(sc->model, "lenet5")) {
+			snprintf(err, errlen, "%s: $.fleet.training: \"real\" needs cluster.model \"lenet5\"", sc->file);
+			return SC_EINVAL;
+		}
+		train_real_config tc = {.seed = sc->seed, .devices = sc->devices, .samples_per_device = sc->data.samples_per_device,
+					.alpha = sc->data.alpha, .classes = sc->data.classes};
+		snprintf(tc.partition, sizeof tc.partition, "%s", sc->data.partition);
+		char why[256];
+		if (train_real_new(&tc, &e->trainer, why, sizeof why)) {
+			snprintf(err, errlen, "%s: $.fleet.data: %s", sc->file, why);
+			return SC_EINVAL;
+		}
+	}
+	rc = rt_sim_host_new(e->sim, "fleet", "10.0.2.1", &e->fleet_host);
+	if (rc)
+		return rc;
+	fleet_config fc = {0};
+	fc.seed = rt_seed_derive(sc->seed, "fleet-devices");
+	fc.devices = sc->devices;
+	fc.model = &e->model;
+	snprintf(fc.fl_name, sizeof fc.fl_name, "%s", e->cl->srv_base.fl_name);
+	snprintf(fc.url_prefix, sizeof fc.url_prefix, "%s", e->cl->srv_base.http_url_prefix);
+	fc.compute_ms_per_sample = to_fleet_dist(&sc->compute_ms_per_sample);
+	fc.bandwidth_kbps = to_fleet_dist(&sc->bandwidth_kbps);
+	fc.clock_skew_ms = to_fleet_dist(&sc->clock_skew_ms);
+	fc.session_s = to_fleet_dist(&sc->session_s);
+	fc.samples = (fleet_dist){FLEET_FIXED, (double)sc->data.samples_per_device, 0};
+	fc.online_fraction = sc->online_fraction;
+	fc.dropout = sc->dropout;
+	if (e->trainer) {
+		fc.train = train_real_fn;
+		fc.train_ctx = e->trainer;
+	}
+	fc.obs = (fleet_observer){obs_request, obs_update, obs_model, obs_time_rejected, e};
+	rc = fleet_new(e->fleet_host, &fc, &e->fl);
+	if (rc)
+		return rc;
+	inv_config ic = {.model_floats = e->model.total,
+			 .replay_ms = e->cl->srv_base.replay_attack_time_diff,
+			 .node_timeout_ns = sc->node_timeout_ns, .heartbeat_ns = sc->heartbeat_ns,
+			 .liveness_budget_ns = 120 * SEC_NS};
+	rc = inv_new(&ic, e->rec, &e->inv);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < sc->n_events; i++)
+		if (sc->events[i].has_at)
+			schedule_event(e, &sc->events[i], sc->events[i].at_ns + sc->events[i].after_ns);
+	e->last_state = -2;
+	return rt_sim_call_at(e->sim, 1, tick, e);
+}
+
+static void set_num(cJSON *m, const char *k, double v) { cJSON_AddNumberToObject(m, k, v); }
+
+static cJSON *final_metrics(engine *e, double wall)
+{
+	cJSON *m = cJSON_CreateObject();
+	fleet_stats fs;
+	fleet_get_stats(e->fl, &fs);
+	double t = (double)now(e) / 1e9;
+	set_num(m, "iterations.success", (double)e->iter_ok);
+	set_num(m, "iterations.failed", (double)e->iter_failed);
+	set_num(m, "iteration.last", (double)e->iter_last);
+	set_num(m, "invariants.violations", inv_count(e->inv));
+	cJSON_AddStringToObject(m, "cluster.state", cluster_state(e->cl));
+	set_num(m, "cluster.servers", cluster_servers_up(e->cl));
+	if (e->has_eval) {
+		set_num(m, "model.accuracy", e->accuracy);
+		set_num(m, "model.loss", e->loss);
+	}
+	set_num(m, "devices.final", (double)fs.devices);
+	set_num(m, "devices.online.mean", e->online_samples ? e->online_sum / (double)e->online_samples : 0);
+	for (int r = 0; r < 3; r++) {
+		char k[64];
+		const char *rn = fleet_round_name((fleet_round)r);
+		snprintf(k, sizeof k, "requests.%s.total", rn);
+		set_num(m, k, (double)fs.requests[r]);
+		snprintf(k, sizeof k, "requests.%s.ok", rn);
+		set_num(m, k, (double)fs.ok[r]);
+		snprintf(k, sizeof k, "requests.%s.rejected", rn);
+		set_num(m, k, (double)fs.rejected[r]);
+		snprintf(k, sizeof k, "latency.%s.p50_ms", rn);
+		set_num(m, k, lat_hist_quantile_ms(&e->run_lat[r], 0.50));
+		snprintf(k, sizeof k, "latency.%s.p90_ms", rn);
+		set_num(m, k, lat_hist_quantile_ms(&e->run_lat[r], 0.90));
+		snprintf(k, sizeof k, "latency.%s.p99_ms", rn);
+		set_num(m, k, lat_hist_quantile_ms(&e->run_lat[r], 0.99));
+	}
+	set_num(m, "updates.accepted", (double)fs.updates_accepted);
+	set_num(m, "time.rejected", (double)fs.time_rejected);
+	set_num(m, "fleet.dropouts", (double)fs.dropouts);
+	set_num(m, "recovery.time_s", (double)e->max_recovery_ns / 1e9);
+	set_num(m, "throughput.bytes_per_s", t > 0 ? (double)(fs.bytes_in + fs.bytes_out) / t : 0);
+	set_num(m, "sim.speedup", wall > 0 ? t / wall : 0);
+	set_num(m, "fleet.bytes_per_device", (double)fs.bytes_per_device);
+	return m;
+}
+
+/* One expectation against the metrics: 1 holds, 0 fails (why in `why`). */
+static int judge(const sc_expect *x, const cJSON *metrics, cJSON *out, char *why, size_t len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(metrics, x->metric);
+	cJSON_AddStringToObject(out, "metric", x->metric);
+	if (x->has_min)
+		cJSON_AddNumberToObject(out, "min", x->min);
+	if (x->has_max)
+		cJSON_AddNumberToObject(out, "max", x->max);
+	if (x->has_equals) {
+		if (x->equals_is_str)
+			cJSON_AddStringToObject(out, "equals", x->equals_str);
+		else
+			cJSON_AddNumberToObject(out, "equals", x->equals_num);
+	}
+	if (!v) {
+		cJSON_AddNullToObject(out, "value");
+		snprintf(why, len, "%s: no such metric (see docs/outputs.md for the names)", x->metric);
+		return 0;
+	}
+	cJSON_AddItemToObject(out, "value", cJSON_Duplicate(v, 1));
+	if (cJSON_IsString(v)) {
+		int ok = x->has_equals && x->equals_is_str && !strcmp(v->valuestring, x->equals_str);
+		if (!ok)
+			snprintf(why, len, "%s is \"%s\", expected \"%s\"", x->metric, v->valuestring,
+				 x->equals_is_str ? x->equals_str : "a number");
+		return ok;
+	}
+	double d = v->valuedouble;
+	if (x->has_min && d < x->min) {
+		snprintf(why, len, "%s = %g, expected at least %g", x->metric, d, x->min);
+		return 0;
+	}
+	if (x->has_max && d > x->max) {
+		snprintf(why, len, "%s = %g, expected at most %g", x->metric, d, x->max);
+		return 0;
+	}
+	if (x->has_equals && (x->equals_is_str || fabs(d - x->equals_num) > 1e-9)) {
+		snprintf(why, len, "%s = %g, expected %s%g", x->metric, d, x->equals_is_str ? x->equals_str : "",
+			 x->equals_is_str ? 0.0 : x->equals_num);
+		return 0;
+	}
+	return 1;
+}
+
+static char *xml_escape(const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	char *o = malloc(n * 6 + 1);
+	if (!o)
+		return NULL;
+	for (; *s; s++) {
+		const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
+		if (rep) {
+			memcpy(o + k, rep, strlen(rep));
+			k += strlen(rep);
+		} else {
+			o[k++] = *s;
+		}
+	}
+	o[k] = '\0';
+	return o;
+}
+
+static void write_junit(engine *e, const cJSON *expects, const char *replay)
+{
+	size_t cap = 65536, len = 0;
+	char *x = malloc(cap);
+	if (!x)
+		return;
+	int tests = cJSON_GetArraySize(expects) + 1, failures = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, expects) failures += !cJSON_IsTrue(cJSON_GetObjectItem(it, "ok"));
+	failures += inv_count(e->inv) > 0;
+	char *name = xml_escape(e->sc->name), *rep = xml_escape(replay);
+	len += (size_t)snprintf(x + len, cap - len,
+				"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+				"<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" time=\"%.3f\">\n",
+				name, tests, failures, (double)now(e) / 1e9);
+	cJSON_ArrayForEach(it, expects)
+	{
+		char *m = xml_escape(cJSON_GetObjectItem(it, "metric")->valuestring);
+		len += (size_t)snprintf(x + len, cap - len, "  <testcase classname=\"%s.expect\" name=\"%s\">", name, m);
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(it, "ok"))) {
+			const cJSON *why = cJSON_GetObjectItem(it, "why");
+			char *w = xml_escape(cJSON_IsString(why) ? why->valuestring : "failed");
+			len += (size_t)snprintf(x + len, cap - len, "<failure message=\"%s\">replay: %s</failure>", w, rep);
+			free(w);
+		}
+		len += (size_t)snprintf(x + len, cap - len, "</testcase>\n");
+		free(m);
+		if (len + 4096 > cap)
+			break;
+	}
+	len += (size_t)snprintf(x + len, cap - len, "  <testcase classname=\"%s\" name=\"invariants\">", name);
+	if (inv_count(e->inv)) {
+		const cJSON *first = cJSON_GetArrayItem(inv_list(e->inv), 0);
+		const cJSON *d = first ? cJSON_GetObjectItem(first, "detail") : NULL;
+		char *w = xml_escape(cJSON_IsString(d) ? d->valuestring : "violation");
+		len += (size_t)snprintf(x + len, cap - len, "<failure message=\"%d violations: %s\">replay: %s</failure>",
+					inv_count(e->inv), w, rep);
+		free(w);
+	}
+	snprintf(x + len, cap - len, "</testcase>\n</testsuite>\n</testsuites>\n");
+	recorder_write_file(e->rec, "junit.xml", x);
+	free(name);
+	free(rep);
+	free(x);
+}
+
+/* Copy the leader's iterations.jsonl (from its virtual disk) into the output, adding evaluations. */
+static void copy_iterations(engine *e)
+{
+	for (int i = 0; i < e->cl->nservers; i++) {
+		cl_server *s = &e->cl->servers[i];
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		if (!s->host || rt_file_read(s->host, "iterations.jsonl", &buf, &len))
+			continue;
+		if (len)
+			recorder_write_file(e->rec, "iterations.jsonl", (const char *)buf);
+		free(buf);
+		if (len)
+			return;
+	}
+	recorder_write_file(e->rec, "iterations.jsonl", "");
+}
+
+static void node_log(engine *e, FILE **logf)
+{
+	*logf = NULL;
+	if (e->opts->verbose) {
+		rt_sim_set_log_file(e->sim, stderr);
+		return;
+	}
+	char path[600];
+	if (e->opts->log_file)
+		snprintf(path, sizeof path, "%s", e->opts->log_file);
+	else if (e->opts->out_dir)
+		snprintf(path, sizeof path, "%s/nodes.log", e->opts->out_dir);
+	else
+		return;
+	*logf = fopen(path, "w");
+	rt_sim_set_log_file(e->sim, *logf);
+}
+
+int engine_run(const scenario *sc, const engine_opts *o, engine_result *res, char *err, size_t errlen)
+{
+	engine *e = calloc(1, sizeof *e);
+	if (!e)
+		return RT_ENOMEM;
+	memset(res, 0, sizeof *res);
+	e->sc = sc;
+	e->opts = o;
+	e->iter_last = 0;
+	clock_gettime(CLOCK_MONOTONIC, &e->wall0);
+	openblas_set_num_threads(1);
+	FILE *logf = NULL;
+	int rc = recorder_new(o->out_dir, columns, NCOLS, &e->rec);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot write the output directory", o->out_dir ? o->out_dir : "?");
+		free(e);
+		return rc;
+	}
+	rc = build(e, err, errlen);
+	if (!rc) {
+		node_log(e, &logf);
+		rt_sim_run_until(e->sim, sc->duration_ns);
+		if (o->progress)
+			fputc('\n', stderr);
+		watch_iterations(e);
+		inv_finish(e->inv, now(e), e->cl);
+	}
+	if (rc) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: the run could not be set up: %s", sc->file, rt_strerror(rc));
+	} else {
+		double wall = wall_now(e);
+		cJSON *metrics = final_metrics(e, wall);
+		cJSON *expects = cJSON_CreateArray();
+		for (size_t i = 0; i < sc->n_expect; i++) {
+			cJSON *x = cJSON_CreateObject();
+			char why[300] = "";
+			int ok = judge(&sc->expect[i], metrics, x, why, sizeof why);
+			cJSON_AddBoolToObject(x, "ok", ok);
+			if (!ok) {
+				cJSON_AddStringToObject(x, "why", why);
+				if (!res->expect_failed++)
+					snprintf(res->first_failure, sizeof res->first_failure, "expectation failed: %s", why);
+			}
+			cJSON *ev = cJSON_Duplicate(x, 1);
+			recorder_event(e->rec, now(e), "expect", ev);
+			cJSON_AddItemToArray(expects, x);
+		}
+		res->violations = inv_count(e->inv);
+		if (res->violations && !res->expect_failed) {
+			const cJSON *first = cJSON_GetArrayItem(inv_list(e->inv), 0);
+			snprintf(res->first_failure, sizeof res->first_failure, "invariant %s violated at %.3f s on %s: %s",
+				 cJSON_GetObjectItem(first, "invariant")->valuestring,
+				 cJSON_GetObjectItem(first, "t")->valuedouble,
+				 cJSON_GetObjectItem(first, "node")->valuestring,
+				 cJSON_GetObjectItem(first, "detail")->valuestring);
+		}
+		res->ok = !res->expect_failed && !res->violations;
+		res->trace_hash = rt_sim_trace_hash(e->sim);
+		res->events_hash = recorder_events_hash(e->rec);
+		res->events = recorder_events_count(e->rec);
+		res->sim_time_s = (double)now(e) / 1e9;
+		res->wall_time_s = wall;
+
+		char replay[700], hex[32];
+		snprintf(replay, sizeof replay, "bin/sim run %s --seed %" PRIu64, sc->file, sc->seed);
+		cJSON *sum = cJSON_CreateObject();
+		cJSON_AddStringToObject(sum, "scenario", sc->name);
+		cJSON_AddNumberToObject(sum, "seed", (double)sc->seed);
+		cJSON_AddStringToObject(sum, "commit", FL_COMMIT);
+		cJSON_AddStringToObject(sum, "mode", "sim");
+		snprintf(hex, sizeof hex, "%016" PRIx64, res->trace_hash);
+		cJSON_AddStringToObject(sum, "trace_hash", hex);
+		snprintf(hex, sizeof hex, "%016" PRIx64, res->events_hash);
+		cJSON_AddStringToObject(sum, "events_hash", hex);
+		cJSON_AddNumberToObject(sum, "sim_time_s", res->sim_time_s);
+		cJSON_AddNumberToObject(sum, "wall_time_s", wall);
+		cJSON_AddNumberToObject(sum, "speedup", wall > 0 ? res->sim_time_s / wall : 0);
+		cJSON_AddItemToObject(sum, "metrics", metrics);
+		cJSON_AddItemToObject(sum, "expect", expects);
+		cJSON_AddItemToObject(sum, "violations", cJSON_Duplicate(inv_list(e->inv), 1));
+		cJSON_AddItemToObject(sum, "scenario_resolved", scenario_to_json(sc));
+		cJSON_AddBoolToObject(sum, "ok", res->ok);
+		cJSON_AddStringToObject(sum, "replay", replay);
+		char *text = cJSON_Print(sum);
+		if (text) {
+			recorder_write_file(e->rec, "summary.json", text);
+			free(text);
+		}
+		write_junit(e, expects, replay);
+		copy_iterations(e);
+		cJSON_Delete(sum);
+	}
+	/* tear down: fleet and cluster first (they use the sim), then the sim */
+	if (e->fl) {
+		fleet_destroy(e->fl);
+	}
+	cluster_free(e->cl);
+	train_real_free(e->trainer);
+	rt_sim_free(e->sim);
+	netem_free(e->net);
+	inv_free(e->inv);
+	recorder_free(e->rec);
+	if (logf)
+		fclose(logf);
+	free(e);
+	return rc;
+}

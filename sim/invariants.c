@@ -1,0 +1,257 @@
+/*
+ * invariants.c — see invariants.h.
+ *
+ * Agreement and durability share one table: iteration -> the hash of the first committed model
+ * seen for it. Any later sighting (another server, a later time, after a restart) must match.
+ * Validity keeps, per iteration, the reference FedAvg of the uploads the fleet saw accepted, in
+ * double precision; when a server's committed model for N differs from its model for N-1 (the
+ * iteration succeeded), it must match the reference within float tolerance.
+ */
+#include "invariants.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ITERS 4096
+
+typedef struct ref_sum {
+	double *acc; /* sum of w * data_size, lazily allocated */
+	double weight;
+	long uploads;
+	int checked;
+} ref_sum;
+
+struct inv {
+	inv_config cfg;
+	recorder *rec;
+	cJSON *list;
+	int count;
+	uint64_t hash[MAX_ITERS]; /* 0 = not seen */
+	char first_server[MAX_ITERS][16];
+	ref_sum ref[MAX_ITERS];
+	uint64_t last_fault_ns;
+	int faults;
+	uint64_t last_success_ns; /* when iterations_ok last grew */
+	uint64_t last_ok;
+	char seen[512][64]; /* de-duplication keys of recorded violations */
+	int nseen;
+};
+
+static void violate(inv *v, uint64_t now_ns, const char *what, const char *node, const char *key,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void violate(inv *v, uint64_t now_ns, const char *what, const char *node, const char *key,
+		    const char *fmt, ...)
+{
+	char k[64];
+	snprintf(k, sizeof k, "%s|%s|%s", what, node, key);
+	for (int i = 0; i < v->nseen; i++)
+		if (!strcmp(v->seen[i], k))
+			return;
+	if (v->nseen < 512)
+		snprintf(v->seen[v->nseen++], 64, "%s", k);
+	char detail[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	v->count++;
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "t", (double)now_ns / 1e9);
+	cJSON_AddStringToObject(j, "invariant", what);
+	cJSON_AddStringToObject(j, "node", node);
+	cJSON_AddStringToObject(j, "detail", detail);
+	if (cJSON_GetArraySize(v->list) < 1000)
+		cJSON_AddItemToArray(v->list, cJSON_Duplicate(j, 1));
+	recorder_event(v->rec, now_ns, "violation", j);
+	recorder_instant(v->rec, node, what, now_ns, NULL);
+}
+
+int inv_new(const inv_config *cfg, recorder *rec, inv **out)
+{
+	inv *v = calloc(1, sizeof *v);
+	if (!v)
+		return RT_ENOMEM;
+	v->cfg = *cfg;
+	v->rec = rec;
+	v->list = cJSON_CreateArray();
+	*out = v;
+	return 0;
+}
+
+void inv_free(inv *v)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < MAX_ITERS; i++)
+		free(v->ref[i].acc);
+	cJSON_Delete(v->list);
+	free(v);
+}
+
+void inv_update_accepted(inv *v, int64_t it, double ds, const float *w, size_t n)
+{
+	if (it < 0 || it >= MAX_ITERS || n != v->cfg.model_floats)
+		return;
+	ref_sum *r = &v->ref[it];
+	if (!r->acc && !(r->acc = calloc(n, sizeof(double))))
+		return;
+	for (size_t i = 0; i < n; i++)
+		r->acc[i] += (double)w[i] * ds;
+	r->weight += ds;
+	r->uploads++;
+}
+
+/* Validity of model `it` as served: compared with the reference once the previous model is known. */
+static void check_validity(inv *v, uint64_t now_ns, const char *server, int64_t it, const float *w,
+			   size_t n, uint64_t prev_hash)
+{
+	ref_sum *r = &v->ref[it];
+	if (r->checked || it <= 0)
+		return;
+	uint64_t h = model_hash(w, n);
+	if (prev_hash && h == prev_hash)
+		return; /* the iteration failed: its predecessor was re-stored */
+	if (!r->acc || r->weight <= 0) {
+		r->checked = 1;
+		violate(v, now_ns, "validity", server, "", "iteration %lld committed a new model but the fleet "
+			"saw no accepted update for it", (long long)it);
+		return;
+	}
+	double worst = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		double ref = r->acc[i] / r->weight;
+		double d = fabs((double)w[i] - ref) / (fabs(ref) + 1e-3);
+		if (d > worst)
+			worst = d, at = i;
+	}
+	r->checked = 1;
+	if (worst > 1e-3)
+		violate(v, now_ns, "validity", server, "", "iteration %lld: model[%zu]=%g but the FedAvg of "
+			"the %ld accepted updates gives %g (relative error %.2g)", (long long)it, at,
+			(double)w[at], r->uploads, r->acc[at] / r->weight, worst);
+}
+
+static void seen_model(inv *v, uint64_t now_ns, const char *server, int64_t it, uint64_t h)
+{
+	if (it < 0 || it >= MAX_ITERS)
+		return;
+	if (!v->hash[it]) {
+		v->hash[it] = h;
+		snprintf(v->first_server[it], sizeof v->first_server[it], "%s", server);
+		return;
+	}
+	if (v->hash[it] != h) {
+		char key[32];
+		snprintf(key, sizeof key, "%lld", (long long)it);
+		violate(v, now_ns, "agreement", server, key, "getModel(%lld) from %s has hash %016llx, "
+			"but %s served %016llx for it", (long long)it, server, (unsigned long long)h,
+			v->first_server[it], (unsigned long long)v->hash[it]);
+	}
+}
+
+void inv_model_served(inv *v, uint64_t now_ns, const char *server, int64_t it, const float *w, size_t n)
+{
+	seen_model(v, now_ns, server, it, model_hash(w, n));
+}
+
+void inv_time_rejected(inv *v, uint64_t now_ns, const char *server, int64_t server_ms, int64_t device_ms)
+{
+	int64_t off = device_ms - server_ms;
+	if (off < 0)
+		off = -off;
+	/* a request inside the window (with a second of slack for transit) must not be rejected */
+	if (off + 1000 < v->cfg.replay_ms) {
+		char key[32];
+		snprintf(key, sizeof key, "%lld", (long long)(device_ms / 60000));
+		violate(v, now_ns, "time", server, key, "a request %lld ms off the server's clock was "
+			"rejected, but replay_attack_time_diff is %lld ms", (long long)off,
+			(long long)v->cfg.replay_ms);
+	}
+}
+
+void inv_fault(inv *v, uint64_t now_ns)
+{
+	v->last_fault_ns = now_ns;
+	v->faults++;
+}
+
+void inv_check(inv *v, uint64_t now_ns, cluster *c)
+{
+	srv_status lead;
+	if (cluster_leader_status(c, &lead) && lead.iterations_ok > v->last_ok) {
+		v->last_ok = lead.iterations_ok;
+		v->last_success_ns = now_ns;
+	}
+	for (int i = 0; i < c->nservers; i++) {
+		cl_server *s = &c->servers[i];
+		if (!s->node)
+			continue;
+		srv_status st;
+		srv_get_status(s->node, &st);
+		if (!st.ready)
+			continue;
+		/* monotonic: across restarts too (last_iteration survives in the cluster) */
+		if (st.iteration < s->last_iteration) {
+			char key[32];
+			snprintf(key, sizeof key, "%lld", (long long)st.iteration);
+			violate(v, now_ns, "monotonic", s->name, key, "iteration went back from %lld to %lld",
+				(long long)s->last_iteration, (long long)st.iteration);
+		}
+		if (st.iteration > s->last_iteration)
+			s->last_iteration = st.iteration;
+		/* agreement, durability and validity over the models this server still stores */
+		uint64_t prev_hash = 0;
+		for (int64_t it = st.last_committed - 8; it <= st.last_committed; it++) {
+			if (it < 0)
+				continue;
+			size_t n = 0;
+			uint64_t h = 0;
+			const float *w = srv_get_model(s->node, it, &n, &h);
+			if (!w) {
+				prev_hash = 0;
+				continue;
+			}
+			h = model_hash(w, n);
+			seen_model(v, now_ns, s->name, it, h);
+			if (prev_hash && it < MAX_ITERS)
+				check_validity(v, now_ns, s->name, it, w, n, prev_hash);
+			prev_hash = h;
+		}
+	}
+	/* membership: once things have been quiet for a timeout, the scheduler's view is right */
+	if (c->sched && (!v->faults || now_ns > v->last_fault_ns + v->cfg.node_timeout_ns + 2 * v->cfg.heartbeat_ns)) {
+		sched_table t;
+		sched_get_table(c->sched, &t);
+		for (size_t k = 0; k < t.n; k++) {
+			char name[48];
+			snprintf(name, sizeof name, "server/%s", t.nodes[k].node_id);
+			cl_server *s = cluster_server(c, name);
+			int up = s && s->node;
+			if (s && t.nodes[k].alive != up)
+				violate(v, now_ns, "membership", name, up ? "up" : "down",
+					"/nodes says alive=%s but the server is %s", t.nodes[k].alive ? "true" : "false",
+					up ? "up" : "down");
+		}
+	}
+}
+
+void inv_finish(inv *v, uint64_t now_ns, cluster *c)
+{
+	inv_check(v, now_ns, c);
+	if (v->faults && now_ns > v->last_fault_ns + v->cfg.liveness_budget_ns &&
+	    v->last_success_ns <= v->last_fault_ns) {
+		srv_status lead;
+		int finished = cluster_leader_status(c, &lead) && !strcmp(lead.instance_state, "finish");
+		if (!finished)
+			violate(v, now_ns, "liveness", "cluster", "", "no iteration succeeded in the %.0f s "
+				"since the last fault at %.1f s", (double)(now_ns - v->last_fault_ns) / 1e9,
+				(double)v->last_fault_ns / 1e9);
+	}
+}
+
+int inv_count(const inv *v) { return v->count; }
+const cJSON *inv_list(const inv *v) { return v->list; }

@@ -1,0 +1,441 @@
+/*
+ * sim — the scenario engine's command line.
+ *
+ *   sim run FILE [--seed N] [--mode sim|live] [--out DIR] [--check-determinism] [--swarm] ...
+ *   sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--out DIR]
+ *   sim report DIR
+ *   sim compare BASE NEW [...]
+ *   sim list [DIR]
+ *
+ * Exit status: 0 every expectation holds, 1 one fails (saying which, with the replay command),
+ * 2 bad input (saying what and where).
+ */
+#include "../engine.h"
+#include "../scenario.h"
+#include "../swarm.h"
+#include "../../reports/compare.h"
+#include "../../reports/report.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage:\n"
+	"  sim run FILE [--seed N] [--mode sim|live] [--out DIR] [--check-determinism]\n"
+	"               [--swarm] [--verbose] [--quiet] [--no-report]\n"
+	"      Run a scenario. Exit 0 when every expectation holds and no invariant is violated,\n"
+	"      1 when one fails (the reason and the replay command are printed), 2 on bad input.\n"
+	"      --out DIR   where the outputs go (default reports/out/<scenario name>/)\n"
+	"      --check-determinism   run twice and compare trace hashes and events.jsonl\n"
+	"      --swarm     let the seed also pick fault timings and probabilities (printed)\n"
+	"  sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--out DIR]\n"
+	"      Run seeds A to B, each in a forked child, and list the failing ones with the\n"
+	"      command that replays each.\n"
+	"  sim report DIR        write DIR/report.html from a run's outputs\n"
+	"  sim compare BASE NEW  compare two runs (or bench.json files); exit 1 on a regression\n"
+	"  sim list [DIR]        the scenarios in DIR (default scenarios/)\n"
+	"\n"
+	"Scenario format, outputs and invariants: ../shared/DESIGN.md, docs/outputs.md, docs/scenarios.md.\n";
+
+typedef struct run_opts {
+	const char *file, *out;
+	int64_t seed; /* -1: the scenario's */
+	const char *mode;
+	int determinism, swarm, verbose, quiet, no_report;
+} run_opts;
+
+static int is_tty(void) { return isatty(2); }
+
+static int load(const run_opts *ro, scenario **sc)
+{
+	char err[1024];
+	if (scenario_load(ro->file, sc, err, sizeof err)) {
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	if (ro->seed >= 0)
+		(*sc)->seed = (uint64_t)ro->seed;
+	if (ro->mode) {
+		if (!strcmp(ro->mode, "sim"))
+			(*sc)->mode = SC_MODE_SIM;
+		else if (!strcmp(ro->mode, "live"))
+			(*sc)->mode = SC_MODE_LIVE;
+		else {
+			fprintf(stderr, "sim: --mode: expected sim or live, got '%s'\n", ro->mode);
+			scenario_free(*sc);
+			return 2;
+		}
+	}
+	if ((*sc)->mode == SC_MODE_LIVE) {
+		fprintf(stderr, "sim: %s: live mode is not built yet (issue 7); run with --mode sim\n", ro->file);
+		scenario_free(*sc);
+		return 2;
+	}
+	if (ro->swarm || (*sc)->swarm) {
+		char desc[2048];
+		swarm_apply(*sc, desc, sizeof desc);
+		if (!ro->quiet)
+			fprintf(stderr, "swarm (seed %" PRIu64 "): %s\n", (*sc)->seed, desc);
+	}
+	return 0;
+}
+
+static int run_once(const run_opts *ro, scenario *sc, const char *out, engine_result *res)
+{
+	char err[1024] = "";
+	engine_opts eo = {.out_dir = out, .progress = !ro->quiet && is_tty(), .verbose = ro->verbose};
+	int rc = engine_run(sc, &eo, res, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "sim: %s\n", err[0] ? err : "the run failed");
+		return rc == SC_EINVAL ? 2 : 2;
+	}
+	return 0;
+}
+
+static void default_out(const scenario *sc, char *buf, size_t len)
+{
+	snprintf(buf, len, "reports/out/%s", sc->name);
+}
+
+/* The first line where two events.jsonl files differ (1-based), 0 when equal. */
+static long first_diff(const char *a, const char *b, char *la, char *lb, size_t len)
+{
+	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
+	long line = 0, diff = 0;
+	if (!fa || !fb) {
+		if (fa)
+			fclose(fa);
+		if (fb)
+			fclose(fb);
+		return -1;
+	}
+	for (;;) {
+		line++;
+		char *ra = fgets(la, (int)len, fa), *rb = fgets(lb, (int)len, fb);
+		if (!ra && !rb)
+			break;
+		if (!ra || !rb || strcmp(la, lb)) {
+			if (!ra)
+				snprintf(la, len, "(end of file)\n");
+			if (!rb)
+				snprintf(lb, len, "(end of file)\n");
+			diff = line;
+			break;
+		}
+	}
+	fclose(fa);
+	fclose(fb);
+	return diff;
+}
+
+static void print_verdict(const scenario *sc, const engine_result *r, const char *out)
+{
+	printf("%s: seed %" PRIu64 ": %s — %.1f s simulated in %.2f s wall (x%.0f), trace %016" PRIx64 "\n",
+	       sc->name, sc->seed, r->ok ? "PASS" : "FAIL", r->sim_time_s, r->wall_time_s,
+	       r->wall_time_s > 0 ? r->sim_time_s / r->wall_time_s : 0, r->trace_hash);
+	if (!r->ok) {
+		printf("  %s\n", r->first_failure);
+		if (r->expect_failed + (r->violations > 0) > 1)
+			printf("  (%d expectations failed, %d invariant violations: see %s/summary.json)\n",
+			       r->expect_failed, r->violations, out ? out : "the summary");
+		printf("  replay: bin/sim run %s --seed %" PRIu64 "%s\n", sc->file, sc->seed, sc->swarm ? " --swarm" : "");
+	}
+}
+
+static int cmd_run(const run_opts *ro)
+{
+	scenario *sc;
+	int rc = load(ro, &sc);
+	if (rc)
+		return rc;
+	char out[600];
+	if (ro->out)
+		snprintf(out, sizeof out, "%s", ro->out);
+	else
+		default_out(sc, out, sizeof out);
+	engine_result r;
+	if (!ro->determinism) {
+		rc = run_once(ro, sc, out, &r);
+		if (!rc) {
+			if (!ro->no_report) {
+				char err[512] = "";
+				if (report_write(out, err, sizeof err))
+					fprintf(stderr, "sim: report: %s\n", err);
+				else if (err[0] && !ro->quiet)
+					fprintf(stderr, "sim: report: %s\n", err);
+			}
+			print_verdict(sc, &r, out);
+			printf("  outputs: %s/ (summary.json, events.jsonl, metrics.csv, trace.json, junit.xml%s)\n",
+			       out, ro->no_report ? "" : ", report.html");
+			rc = r.ok ? 0 : 1;
+		}
+		scenario_free(sc);
+		return rc;
+	}
+	/* --check-determinism: the same scenario and seed twice, compared */
+	char o1[700], o2[700];
+	snprintf(o1, sizeof o1, "%s/determinism-1", out);
+	snprintf(o2, sizeof o2, "%s/determinism-2", out);
+	engine_result r2;
+	rc = run_once(ro, sc, o1, &r);
+	if (!rc)
+		rc = run_once(ro, sc, o2, &r2);
+	if (!rc) {
+		char e1[700], e2[700], la[2048], lb[2048];
+		snprintf(e1, sizeof e1, "%s/events.jsonl", o1);
+		snprintf(e2, sizeof e2, "%s/events.jsonl", o2);
+		long d = first_diff(e1, e2, la, lb, sizeof la);
+		if (r.trace_hash == r2.trace_hash && d == 0) {
+			printf("%s: seed %" PRIu64 ": deterministic: trace hash %016" PRIx64 " both times, %" PRIu64
+			       " identical events\n", sc->name, sc->seed, r.trace_hash, r.events);
+			rc = 0;
+		} else {
+			printf("%s: seed %" PRIu64 ": NOT deterministic: trace hashes %016" PRIx64 " and %016" PRIx64 "\n",
+			       sc->name, sc->seed, r.trace_hash, r2.trace_hash);
+			if (d > 0)
+				printf("  first diverging event, line %ld of events.jsonl:\n    run 1: %s    run 2: %s", d, la, lb);
+			else
+				printf("  events.jsonl is identical: the divergence is below the recorded events\n");
+			rc = 1;
+		}
+	}
+	scenario_free(sc);
+	return rc;
+}
+
+static int parse_range(const char *s, uint64_t *a, uint64_t *b)
+{
+	char *end;
+	errno = 0;
+	*a = strtoull(s, &end, 10);
+	if (errno || end == s || strncmp(end, "..", 2))
+		return -1;
+	const char *t = end + 2;
+	*b = strtoull(t, &end, 10);
+	if (errno || end == t || *end || *b < *a || *b - *a > 100000)
+		return -1;
+	return 0;
+}
+
+static int cmd_sweep(const run_opts *ro, const char *seeds, int jobs)
+{
+	uint64_t a, b;
+	if (!seeds || parse_range(seeds, &a, &b)) {
+		fprintf(stderr, "sim sweep: --seeds A..B is required (e.g. --seeds 1..50), got '%s'\n",
+			seeds ? seeds : "nothing");
+		return 2;
+	}
+	scenario *probe;
+	int rc = load(&(run_opts){.file = ro->file, .seed = -1, .quiet = 1}, &probe);
+	if (rc)
+		return rc;
+	char base[600];
+	if (ro->out)
+		snprintf(base, sizeof base, "%s", ro->out);
+	else
+		snprintf(base, sizeof base, "reports/out/%s/sweep", probe->name);
+	scenario_free(probe);
+	if (jobs < 1)
+		jobs = 1;
+	uint64_t total = b - a + 1, next = a, done = 0;
+	int running = 0, failed = 0;
+	pid_t *pids = calloc(total, sizeof *pids);
+	int *codes = calloc(total, sizeof *codes);
+	if (!pids || !codes)
+		return 2;
+	while (done < total) {
+		while (running < jobs && next <= b) {
+			pid_t p = fork();
+			if (p == 0) {
+				run_opts c = *ro;
+				c.seed = (int64_t)next;
+				c.quiet = 1;
+				char out[700];
+				snprintf(out, sizeof out, "%s/seed-%" PRIu64, base, next);
+				scenario *sc;
+				int x = load(&c, &sc);
+				if (x)
+					_exit(x);
+				engine_result r;
+				x = run_once(&c, sc, out, &r);
+				_exit(x ? x : (r.ok ? 0 : 1));
+			}
+			if (p < 0) {
+				perror("sim sweep: fork");
+				break;
+			}
+			pids[next - a] = p;
+			next++;
+			running++;
+		}
+		int status;
+		pid_t p = wait(&status);
+		if (p < 0)
+			break;
+		for (uint64_t i = 0; i < total; i++) {
+			if (pids[i] != p)
+				continue;
+			codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			running--;
+			done++;
+			if (codes[i]) {
+				failed++;
+				printf("seed %" PRIu64 ": FAIL (exit %d)  replay: bin/sim run %s --seed %" PRIu64 "%s  outputs: %s/seed-%" PRIu64 "\n",
+				       a + i, codes[i], ro->file, a + i, ro->swarm ? " --swarm" : "", base, a + i);
+			}
+			fflush(stdout);
+		}
+	}
+	printf("sweep %s: %" PRIu64 " seeds, %d failed\n", ro->file, total, failed);
+	free(pids);
+	free(codes);
+	return failed ? 1 : 0;
+}
+
+static int cmd_list(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "sim list: %s: %s\n", dir, strerror(errno));
+		return 2;
+	}
+	char *names[512];
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < 512) {
+		size_t l = strlen(de->d_name);
+		if (l > 5 && !strcmp(de->d_name + l - 5, ".json"))
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (strcmp(names[i], names[j]) > 0) {
+				char *t = names[i];
+				names[i] = names[j];
+				names[j] = t;
+			}
+	for (int i = 0; i < n; i++) {
+		char path[1024], err[512];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		scenario *sc;
+		if (scenario_load(path, &sc, err, sizeof err) == 0) {
+			printf("%-28s %-5s %4d servers %8ld devices  %6.0f s  %zu events  %zu expectations\n",
+			       path, sc->mode == SC_MODE_LIVE ? "live" : "sim", sc->server_num, sc->devices,
+			       (double)sc->duration_ns / 1e9, sc->n_events, sc->n_expect);
+			scenario_free(sc);
+		} else {
+			printf("%-28s INVALID: %s\n", path, err);
+		}
+		free(names[i]);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "report")) {
+		if (argc != 3) {
+			fprintf(stderr, "usage: sim report DIR\n");
+			return 2;
+		}
+		char err[512] = "";
+		if (report_write(argv[2], err, sizeof err)) {
+			fprintf(stderr, "sim report: %s\n", err);
+			return 2;
+		}
+		if (err[0])
+			fprintf(stderr, "sim report: %s\n", err);
+		printf("%s/report.html\n", argv[2]);
+		return 0;
+	}
+	if (!strcmp(cmd, "compare"))
+		return compare_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc > 2 ? argv[2] : "scenarios");
+	if (strcmp(cmd, "run") && strcmp(cmd, "sweep")) {
+		fprintf(stderr, "sim: unknown command '%s'\n%s", cmd, usage);
+		return 2;
+	}
+	run_opts ro = {.seed = -1};
+	const char *seeds = NULL;
+	int jobs = 1;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		char flag[64] = "";
+		if (!strncmp(a, "--", 2)) {
+			const char *eq = strchr(a, '=');
+			snprintf(flag, sizeof flag, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
+			val = eq ? eq + 1 : NULL;
+		}
+		int takes = !strcmp(flag, "--seed") || !strcmp(flag, "--mode") || !strcmp(flag, "--out") ||
+			    !strcmp(flag, "--seeds") || !strcmp(flag, "--jobs");
+		if (takes && !val) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "sim: %s needs a value\n", flag);
+				return 2;
+			}
+			val = argv[++i];
+		}
+		if (!strcmp(flag, "--seed")) {
+			char *end;
+			errno = 0;
+			unsigned long long s = strtoull(val, &end, 10);
+			if (errno || *end || val[0] == '-') {
+				fprintf(stderr, "sim: --seed: expected a whole number, got '%s'\n", val);
+				return 2;
+			}
+			ro.seed = (int64_t)s;
+		} else if (!strcmp(flag, "--mode")) {
+			ro.mode = val;
+		} else if (!strcmp(flag, "--out")) {
+			ro.out = val;
+		} else if (!strcmp(flag, "--seeds")) {
+			seeds = val;
+		} else if (!strcmp(flag, "--jobs")) {
+			jobs = atoi(val);
+			if (jobs < 1 || jobs > 64) {
+				fprintf(stderr, "sim: --jobs: expected 1..64, got '%s'\n", val);
+				return 2;
+			}
+		} else if (!strcmp(a, "--check-determinism")) {
+			ro.determinism = 1;
+		} else if (!strcmp(a, "--swarm")) {
+			ro.swarm = 1;
+		} else if (!strcmp(a, "--verbose")) {
+			ro.verbose = 1;
+		} else if (!strcmp(a, "--quiet")) {
+			ro.quiet = 1;
+		} else if (!strcmp(a, "--no-report")) {
+			ro.no_report = 1;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "sim: unknown option '%s'\n%s", a, usage);
+			return 2;
+		} else if (!ro.file) {
+			ro.file = a;
+		} else {
+			fprintf(stderr, "sim: one scenario file at a time ('%s' and '%s')\n", ro.file, a);
+			return 2;
+		}
+	}
+	if (!ro.file) {
+		fprintf(stderr, "sim %s: which scenario file?\n%s", cmd, usage);
+		return 2;
+	}
+	return !strcmp(cmd, "run") ? cmd_run(&ro) : cmd_sweep(&ro, seeds, jobs);
+}
