@@ -96,7 +96,7 @@ int cluster_new(rt_sim *sim, const scenario *sc, cluster **out, char *err, size_
 	flag_def defs[SRV_CONFIG_MAX_FLAGS];
 	size_t nd = srv_config_flags(&c->srv_base, defs, SRV_CONFIG_MAX_FLAGS);
 	char why[400];
-	if (srv_config_apply_json(&c->srv_base, defs, nd, sc->config, why, sizeof why)) {
+	if (srv_config_apply_json(&c->srv_base, defs, nd, sc->config, NULL, why, sizeof why)) {
 		snprintf(err, errlen, "%s: $.cluster.config: %s", sc->file, why);
 		free(c);
 		return SC_EINVAL;

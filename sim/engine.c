@@ -591,6 +591,8 @@ static cJSON *final_metrics(engine *e, double wall)
 	set_num(m, "iterations.failed", (double)e->iter_failed);
 	set_num(m, "iteration.last", (double)e->iter_last);
 	set_num(m, "invariants.violations", inv_count(e->inv));
+	set_num(m, "invariants.validity_checks", (double)inv_validity_checks(e->inv));
+	set_num(m, "invariants.agreement_checks", (double)inv_agreement_checks(e->inv));
 	cJSON_AddStringToObject(m, "cluster.state", cluster_state(e->cl));
 	set_num(m, "cluster.servers", cluster_servers_up(e->cl));
 	if (e->has_eval) {

@@ -17,11 +17,18 @@
 
 #define MAX_ITERS 4096
 
+/* An accepted answer may still be on its way to the device when the model commits: validity is
+ * judged only this long after the model was first seen (the fleet's request timeout is 30 s). */
+#define VALIDITY_DELAY_NS (31ULL * 1000000000ULL)
+
 typedef struct ref_sum {
 	double *acc; /* sum of w * data_size, lazily allocated */
+	uint64_t first_seen_ns; /* when a committed model for the iteration was first polled */
 	double weight;
 	long uploads;
-	int checked;
+	int checked, failed;
+	float *model; /* the committed model as first seen, until judged */
+	char server[16];
 } ref_sum;
 
 struct inv {
@@ -36,6 +43,9 @@ struct inv {
 	int faults;
 	uint64_t last_success_ns; /* when iterations_ok last grew */
 	uint64_t last_ok;
+	uint64_t validity_checks, agreement_checks;
+	int64_t validity_from; /* iterations below are judged */
+	int64_t max_seen;      /* highest committed iteration seen */
 	char seen[512][64]; /* de-duplication keys of recorded violations */
 	int nseen;
 };
@@ -85,8 +95,10 @@ void inv_free(inv *v)
 {
 	if (!v)
 		return;
-	for (int i = 0; i < MAX_ITERS; i++)
+	for (int i = 0; i < MAX_ITERS; i++) {
 		free(v->ref[i].acc);
+		free(v->ref[i].model);
+	}
 	cJSON_Delete(v->list);
 	free(v);
 }
@@ -104,46 +116,81 @@ void inv_update_accepted(inv *v, int64_t it, double ds, const float *w, size_t n
 	r->uploads++;
 }
 
-/* Validity of model `it` as served: compared with the reference once the previous model is known. */
-static void check_validity(inv *v, uint64_t now_ns, const char *server, int64_t it, const float *w,
-			   size_t n, uint64_t prev_hash)
+/* Validity: judge iteration `it` against the accepted uploads, with the model kept at its first
+ * sighting (the servers' stores keep only the last few models). */
+static void judge_validity(inv *v, uint64_t now_ns, int64_t it)
 {
 	ref_sum *r = &v->ref[it];
-	if (r->checked || it <= 0)
-		return;
-	uint64_t h = model_hash(w, n);
-	if (prev_hash && h == prev_hash)
-		return; /* the iteration failed: its predecessor was re-stored */
-	if (!r->acc || r->weight <= 0) {
-		r->checked = 1;
-		violate(v, now_ns, "validity", server, "", "iteration %lld committed a new model but the fleet "
-			"saw no accepted update for it", (long long)it);
-		return;
-	}
-	double worst = 0;
-	size_t at = 0;
-	for (size_t i = 0; i < n; i++) {
-		double ref = r->acc[i] / r->weight;
-		double d = fabs((double)w[i] - ref) / (fabs(ref) + 1e-3);
-		if (d > worst)
-			worst = d, at = i;
-	}
+	size_t n = v->cfg.model_floats;
 	r->checked = 1;
-	if (worst > 1e-3)
-		violate(v, now_ns, "validity", server, "", "iteration %lld: model[%zu]=%g but the FedAvg of "
-			"the %ld accepted updates gives %g (relative error %.2g)", (long long)it, at,
-			(double)w[at], r->uploads, r->acc[at] / r->weight, worst);
+	if (r->failed) {
+		free(r->model);
+		r->model = NULL;
+		return; /* the iteration failed: its predecessor was re-stored */
+	}
+	if (!r->acc || r->weight <= 0) {
+		violate(v, now_ns, "validity", r->server, "", "iteration %lld committed a new model but the "
+			"fleet saw no accepted update for it", (long long)it);
+	} else {
+		double worst = 0;
+		size_t at = 0;
+		v->validity_checks++;
+		for (size_t i = 0; i < n; i++) {
+			double ref = r->acc[i] / r->weight;
+			double d = fabs((double)r->model[i] - ref) / (fabs(ref) + 1e-3);
+			if (d > worst)
+				worst = d, at = i;
+		}
+		if (worst > 1e-3)
+			violate(v, now_ns, "validity", r->server, "", "iteration %lld: model[%zu]=%g but the "
+				"FedAvg of the %ld accepted updates gives %g (relative error %.2g)", (long long)it,
+				at, (double)r->model[at], r->uploads, r->acc[at] / r->weight, worst);
+	}
+	free(r->model);
+	r->model = NULL;
+	free(r->acc);
+	r->acc = NULL;
 }
 
-static void seen_model(inv *v, uint64_t now_ns, const char *server, int64_t it, uint64_t h)
+static void validity_due(inv *v, uint64_t now_ns, int all)
+{
+	for (int64_t it = v->validity_from; it <= v->max_seen && it < MAX_ITERS; it++) {
+		ref_sum *r = &v->ref[it];
+		if (r->first_seen_ns && !r->checked && (now_ns >= r->first_seen_ns + VALIDITY_DELAY_NS || all))
+			judge_validity(v, now_ns, it);
+		/* an iteration never seen (evicted between two polls) does not hold the others up */
+		if (it == v->validity_from && (r->checked || !r->first_seen_ns))
+			v->validity_from = it + 1;
+	}
+}
+
+/* First sighting of committed model `it`: remember its hash (agreement, durability) and keep a
+ * copy for the validity judgement. */
+static void seen_model(inv *v, uint64_t now_ns, const char *server, int64_t it, const float *w, size_t n,
+		       uint64_t h)
 {
 	if (it < 0 || it >= MAX_ITERS)
 		return;
 	if (!v->hash[it]) {
 		v->hash[it] = h;
+		if (it > v->max_seen)
+			v->max_seen = it;
 		snprintf(v->first_server[it], sizeof v->first_server[it], "%s", server);
+		ref_sum *r = &v->ref[it];
+		r->first_seen_ns = now_ns ? now_ns : 1;
+		snprintf(r->server, sizeof r->server, "%s", server);
+		if (it == 0 || n != v->cfg.model_floats) {
+			r->checked = 1; /* the initial model has no uploads */
+			return;
+		}
+		r->failed = v->hash[it - 1] == h;
+		if (!r->failed && (r->model = malloc(n * sizeof(float))))
+			memcpy(r->model, w, n * sizeof(float));
+		else if (!r->failed)
+			r->checked = 1;
 		return;
 	}
+	v->agreement_checks++;
 	if (v->hash[it] != h) {
 		char key[32];
 		snprintf(key, sizeof key, "%lld", (long long)it);
@@ -155,7 +202,7 @@ static void seen_model(inv *v, uint64_t now_ns, const char *server, int64_t it, 
 
 void inv_model_served(inv *v, uint64_t now_ns, const char *server, int64_t it, const float *w, size_t n)
 {
-	seen_model(v, now_ns, server, it, model_hash(w, n));
+	seen_model(v, now_ns, server, it, w, n, model_hash(w, n));
 }
 
 void inv_time_rejected(inv *v, uint64_t now_ns, const char *server, int64_t server_ms, int64_t device_ms)
@@ -204,24 +251,15 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 		if (st.iteration > s->last_iteration)
 			s->last_iteration = st.iteration;
 		/* agreement, durability and validity over the models this server still stores */
-		uint64_t prev_hash = 0;
 		for (int64_t it = st.last_committed - 8; it <= st.last_committed; it++) {
-			if (it < 0)
-				continue;
 			size_t n = 0;
 			uint64_t h = 0;
-			const float *w = srv_get_model(s->node, it, &n, &h);
-			if (!w) {
-				prev_hash = 0;
-				continue;
-			}
-			h = model_hash(w, n);
-			seen_model(v, now_ns, s->name, it, h);
-			if (prev_hash && it < MAX_ITERS)
-				check_validity(v, now_ns, s->name, it, w, n, prev_hash);
-			prev_hash = h;
+			const float *w = it >= 0 ? srv_get_model(s->node, it, &n, &h) : NULL;
+			if (w)
+				seen_model(v, now_ns, s->name, it, w, n, model_hash(w, n));
 		}
 	}
+	validity_due(v, now_ns, 0);
 	/* membership: once things have been quiet for a timeout, the scheduler's view is right */
 	if (c->sched && (!v->faults || now_ns > v->last_fault_ns + v->cfg.node_timeout_ns + 2 * v->cfg.heartbeat_ns)) {
 		sched_table t;
@@ -254,4 +292,6 @@ void inv_finish(inv *v, uint64_t now_ns, cluster *c)
 }
 
 int inv_count(const inv *v) { return v->count; }
+uint64_t inv_validity_checks(const inv *v) { return v->validity_checks; }
+uint64_t inv_agreement_checks(const inv *v) { return v->agreement_checks; }
 const cJSON *inv_list(const inv *v) { return v->list; }

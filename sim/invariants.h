@@ -42,6 +42,10 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c);
 void inv_finish(inv *v, uint64_t now_ns, cluster *c);
 
 int inv_count(const inv *v);
+/* How many models were compared with their reference FedAvg / with another sighting: proof
+ * that the checks ran, not only that they found nothing. */
+uint64_t inv_validity_checks(const inv *v);
+uint64_t inv_agreement_checks(const inv *v);
 /* The violations as a JSON array (borrowed). */
 const cJSON *inv_list(const inv *v);
 

@@ -10,7 +10,7 @@
  *
  * A fleet runs on one rt host (in-process under rt_sim; as bin/fl-fleet on rt_uv). It keeps its
  * own wake-up heap of devices and arms a single rt timer for the earliest, so a 100k-device fleet
- * costs one timer and a few dozen bytes per device (fleet_bytes_per_device).
+ * costs one timer and about 130 bytes per device (fleet_stats.bytes_per_device).
  */
 #ifndef FL_FLEET_H
 #define FL_FLEET_H
@@ -34,7 +34,8 @@ double fleet_dist_draw(const fleet_dist *d, rt_rng *r);
 typedef enum fleet_round { FLEET_START = 0, FLEET_UPDATE, FLEET_GET, FLEET_METRICS, FLEET_ROUNDS } fleet_round;
 const char *fleet_round_name(fleet_round r); /* "startFLJob", ... */
 
-/* Observers (all optional): how the engine records metrics and checks invariants. */
+/* Observers (all optional): how the engine records metrics and checks invariants. `server` is
+ * the fleet_server id the request went to. An observer must not destroy the fleet. */
 typedef struct fleet_observer {
 	/* Every finished request: retcode is the device API's (200, 201, 300, 400, 500), or 0
 	 * for a non-envelope answer (gate text), or a negative RT_E* for a connection failure. */
@@ -51,9 +52,30 @@ typedef struct fleet_observer {
 } fleet_observer;
 
 /* Local training of a device: fill `weights` (in/out: starts as the global model) for one
- * iteration; return the loss. synthetic training is built in; real training plugs in here. */
+ * iteration; return the loss. synthetic training is built in; real training plugs in here.
+ * Returns 0, or a negative code (the device then uploads the global model unchanged). */
 typedef int (*fleet_train_fn)(void *ctx, long device, int64_t iteration, int epochs, int batch,
 			      float lr, float *weights, size_t n, float *loss);
+
+/* The same for many devices at once (batched backends, e.g. CUDA): each job's weights (n floats,
+ * owned by the fleet) start as the model that device got and are trained in place; the backend
+ * sets loss and rc (0, or negative: then it must leave that job's weights as given). The fleet
+ * queues devices when their startFLJob succeeds and trains the queue in one call when it is full
+ * (train_batch_max) or when one of them is due to upload, so batching changes no timing. */
+typedef struct fleet_train_job {
+	long device;
+	int64_t iteration;
+	int epochs, batch;
+	float lr;
+	float *weights;
+	float loss; /* out */
+	int rc;     /* out */
+} fleet_train_job;
+typedef void (*fleet_train_batch_fn)(void *ctx, fleet_train_job *jobs, size_t njobs, size_t n);
+
+/* The data size a device reports in startFLJob (real training: its partition's size; 0 is
+ * reported as is and the server may refuse it). */
+typedef double (*fleet_samples_fn)(void *ctx, long device);
 
 typedef struct fleet_server {
 	char ip[16];
@@ -71,21 +93,28 @@ typedef struct fleet_config {
 	fleet_dist samples; /* data size per device (fixed 600 by default) */
 	double online_fraction; /* share of devices online at any time (1 = always) */
 	double dropout;         /* probability of vanishing mid-round */
-	fleet_train_fn train;   /* NULL = synthetic */
-	void *train_ctx;
+	fleet_train_fn train;   /* NULL (and no train_batch) = synthetic */
+	fleet_train_batch_fn train_batch; /* used instead of train when set */
+	size_t train_batch_max; /* jobs per train_batch call (default 256) */
+	fleet_samples_fn train_samples; /* NULL = data size drawn from `samples` */
+	void *train_ctx;        /* for train, train_batch and train_samples */
 	fleet_observer obs;
 	uint64_t request_timeout_ms; /* default 30 s */
+	uint64_t max_wait_ms; /* cap on a wait for next_req_time (default 10 min) */
 } fleet_config;
 
 typedef struct fleet fleet;
 
 /* Start the fleet on host h. cfg is copied. *out is owned by the caller (fleet_destroy). */
 int fleet_new(rt_host *h, const fleet_config *cfg, fleet **out);
-/* Frees everything; requests in flight are abandoned. Safe from the host's crash hook. */
+/* Frees everything; requests in flight are abandoned: the HTTP client completes them with
+ * RT_ECANCELED inside this call, which the fleet ignores, so no observer runs afterwards. Safe
+ * from the host's crash hook (rt_sim_host_set_owner). Not from inside an observer. */
 void fleet_destroy(fleet *f);
 /* Replace the list of servers devices may talk to (scale events, discovery). Copied. */
 int fleet_set_servers(fleet *f, const fleet_server *servers, size_t n);
-/* Grow or shrink the fleet (surge, drain). New devices start at once. */
+/* Grow or shrink the fleet (surge, drain): devices [n, old) leave (an answer still in flight to
+ * them is ignored), devices [old, n) start within a second, drawn from their own streams. */
 int fleet_resize(fleet *f, long devices);
 /* Clock skew for a share of the fleet: devices [0, share*n) get offset_ms more on their clock. */
 void fleet_skew(fleet *f, double share, int64_t offset_ms);

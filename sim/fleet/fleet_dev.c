@@ -1,0 +1,454 @@
+/*
+ * fleet_dev.c — one device's side of the device API (see fleet.h): building and sending
+ * startFLJob / updateModel / getModel, reading the answers, training, backoff and fail-over.
+ *
+ * Life of a device (state = the next request it will send):
+ *
+ *   D_START --startFLJob 200--> (download + local training + upload time) --> D_UPDATE
+ *   D_UPDATE --updateModel 200--> D_GET --getModel 200--> (maybe an offline spell) --> D_START
+ *
+ * OutOfTime waits for next_req_time (on the device's own clock) and starts over; SucNotReady on
+ * getModel polls again at next_req_time; RequestError backs off; SystemError, non-envelope (gate)
+ * answers and connection failures back off and fail over to another server.
+ */
+#include "fleet_int.h"
+
+#include "../../node/proto/envelope.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t dev_wall_ms(fleet *f, const device *d) { return rt_wall_ms(f->host) + d->skew_ms; }
+
+static void on_response(int err, const http_response *resp, void *data);
+
+static int pick_server(fleet *f, device *d)
+{
+	if (!f->nservers)
+		return -1;
+	if (d->server < 0 || (size_t)d->server >= f->nservers)
+		d->server = (int16_t)(rt_rng_u64(&d->rng) % f->nservers);
+	return d->server;
+}
+
+/* After a failure at server `bad_id`: pick another one at random (the same only if alone). */
+static void fail_over(fleet *f, device *d, int bad_id)
+{
+	d->server = -1;
+	if (!f->nservers)
+		return;
+	size_t k = (size_t)(rt_rng_u64(&d->rng) % f->nservers);
+	if (f->servers[k].id == bad_id && f->nservers > 1)
+		k = (k + 1 + (size_t)(rt_rng_u64(&d->rng) % (f->nservers - 1))) % f->nservers;
+	d->server = (int16_t)k;
+}
+
+/* base plus up to half of it again: spreads retries that were caused together. */
+static uint64_t jitter_ms(device *d, uint64_t base_ms)
+{
+	return base_ms + rt_rng_u64(&d->rng) % (base_ms / 2 + 1);
+}
+
+/* Exponential backoff with jitter after a failure: 0.5 s, 1 s, 2 s ... capped at 16 s. */
+static uint64_t backoff_ns(device *d)
+{
+	unsigned k = d->failures ? d->failures - 1u : 0;
+	if (k > 5)
+		k = 5;
+	return jitter_ms(d, 500ULL << k) * FLEET_NS_PER_MS;
+}
+
+/* Seconds to move `bytes` at the device's bandwidth, in ns. */
+static uint64_t transfer_ns(const device *d, size_t bytes)
+{
+	return (uint64_t)((double)bytes * 8.0 / ((double)d->bw_kbps * 1000.0) * 1e9);
+}
+
+/* The synthetic pseudo-update of (seed, device, iteration) into out. */
+static void synthetic_update(const fleet *f, const device *d, float *out, size_t n)
+{
+	rt_rng r;
+	rt_rng_seed(&r, rt_seed_derive_u64(rt_seed_derive_u64(f->cfg.seed, d->index),
+					   (uint64_t)d->iteration));
+	for (size_t i = 0; i < n; i++)
+		out[i] = (float)(rt_rng_double(&r) * 2.0 - 1.0) * 0.01f;
+}
+
+/* Train every queued device in one train_batch call. */
+static void train_flush(fleet *f)
+{
+	size_t nj = 0;
+	for (size_t i = 0; i < f->tq_len; i++) {
+		device *d = dev_at(f, f->tq[i]);
+		if (!d->queued || !d->weights)
+			continue; /* left (resize) or already in this batch */
+		d->queued = 0;
+		f->jobs[nj++] = (fleet_train_job){(long)d->index, d->iteration, d->epochs, d->batch,
+						  d->lr, d->weights, 0, 0};
+	}
+	f->tq_len = 0;
+	if (!nj)
+		return;
+	f->cfg.train_batch(f->cfg.train_ctx, f->jobs, nj, f->cfg.model->total);
+	for (size_t i = 0; i < nj; i++)
+		dev_at(f, f->jobs[i].device)->loss = f->jobs[i].rc ? 0 : f->jobs[i].loss;
+}
+
+static void send_round(fleet *f, device *d, fleet_round round)
+{
+	int s = pick_server(f, d);
+	if (s < 0) {
+		fleet_wake_in(f, d, 1000 * FLEET_NS_PER_MS);
+		return;
+	}
+	const model_def *m = f->cfg.model;
+	cJSON *hdr = cJSON_CreateObject();
+	char fl_id[32], ts[32];
+	snprintf(fl_id, sizeof fl_id, "device-%" PRIu32, d->index);
+	snprintf(ts, sizeof ts, "%" PRId64, dev_wall_ms(f, d));
+	int bad = !hdr || !cJSON_AddStringToObject(hdr, "fl_name", f->cfg.fl_name) ||
+		  !cJSON_AddStringToObject(hdr, "fl_id", fl_id) ||
+		  !cJSON_AddStringToObject(hdr, "timestamp", ts);
+	if (round == FLEET_START)
+		bad = bad || !cJSON_AddNumberToObject(hdr, "data_size", (double)d->data_size);
+	else
+		bad = bad || !cJSON_AddNumberToObject(hdr, "iteration", (double)d->iteration);
+	env_tensor tensors[MODEL_MAX_TENSORS];
+	size_t nt = 0;
+	if (round == FLEET_UPDATE && d->queued)
+		train_flush(f);
+	if (round == FLEET_UPDATE && !bad) {
+		const float *w = d->weights;
+		if (!w) {
+			synthetic_update(f, d, f->scratch, m->total);
+			w = f->scratch;
+			/* the validity invariant needs what was accepted: keep it until the answer */
+			if (f->cfg.obs.on_update_accepted) {
+				d->weights = malloc(m->total * sizeof(float));
+				if (d->weights)
+					memcpy(d->weights, w, m->total * sizeof(float));
+			}
+		}
+		for (size_t i = 0; i < m->ntensors; i++)
+			tensors[nt++] = (env_tensor){m->tensors[i].name, w + m->tensors[i].offset,
+						     m->tensors[i].count};
+		bad = !cJSON_AddNumberToObject(hdr, "upload_loss", d->loss);
+	}
+	uint8_t *body = NULL;
+	size_t len = 0;
+	int rc = bad ? ENV_ENOMEM : envelope_encode(hdr, tensors, nt, &body, &len);
+	cJSON_Delete(hdr);
+	if (rc || len > UINT32_MAX) {
+		free(body);
+		d->failures++;
+		fleet_wake_in(f, d, backoff_ns(d));
+		return;
+	}
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", f->cfg.url_prefix, fleet_round_name(round));
+	d->busy = 1;
+	d->round = (uint8_t)round;
+	d->req_start_ns = rt_now_ns(f->host);
+	d->req_bytes = (uint32_t)len;
+	d->req_sid = f->servers[s].id;
+	f->st.requests[round]++;
+	f->st.in_request++;
+	rc = http_client_request(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
+				 "application/octet-stream", body, len, NULL, f->cfg.request_timeout_ms,
+				 on_response, d);
+	free(body);
+	if (rc) {
+		/* a bad address in the server list, or out of memory: try another one later */
+		d->busy = 0;
+		f->st.in_request--;
+		d->failures++;
+		fail_over(f, d, d->req_sid);
+		fleet_wake_in(f, d, backoff_ns(d));
+	}
+}
+
+/* Time from the device's now until next_req_time (a decimal epoch-ms string; a number is
+ * accepted too), plus a little jitter; `dflt_ms` when the field is absent or not in the future. */
+static uint64_t until_next_req(fleet *f, device *d, const cJSON *hdr, uint64_t dflt_ms)
+{
+	const cJSON *n = hdr ? cJSON_GetObjectItemCaseSensitive(hdr, "next_req_time") : NULL;
+	int64_t at = 0;
+	if (cJSON_IsString(n))
+		at = strtoll(n->valuestring, NULL, 10);
+	else if (cJSON_IsNumber(n))
+		at = (int64_t)n->valuedouble;
+	int64_t wait = at > 0 ? at - dev_wall_ms(f, d) : -1;
+	if (wait <= 0)
+		return jitter_ms(d, dflt_ms) * FLEET_NS_PER_MS;
+	if ((uint64_t)wait > f->cfg.max_wait_ms)
+		wait = (int64_t)f->cfg.max_wait_ms;
+	/* never earlier than told; spread by up to a tenth (at most a second) */
+	uint64_t spread = (uint64_t)wait / 10 < 1000 ? (uint64_t)wait / 10 : 1000;
+	return ((uint64_t)wait + rt_rng_u64(&d->rng) % (spread + 1)) * FLEET_NS_PER_MS;
+}
+
+void fleet_dev_drop_upload(device *d)
+{
+	free(d->weights);
+	d->weights = NULL;
+	d->queued = 0;
+}
+
+/* A RequestError about the timestamp (the server's replay check), not about a missing field. */
+static int is_time_rejection(const cJSON *hdr)
+{
+	const cJSON *reason = hdr ? cJSON_GetObjectItemCaseSensitive(hdr, "reason") : NULL;
+	if (!cJSON_IsString(reason) || !strstr(reason->valuestring, "timestamp"))
+		return 0;
+	return strstr(reason->valuestring, "differ") || strstr(reason->valuestring, "replay") ||
+	       strstr(reason->valuestring, "expired") || strstr(reason->valuestring, "out of range");
+}
+
+static int64_t json_i64(const cJSON *o, const char *key, int64_t dflt)
+{
+	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+	if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
+		return (int64_t)v->valuedouble;
+	if (cJSON_IsString(v) && v->valuestring[0])
+		return strtoll(v->valuestring, NULL, 10);
+	return dflt;
+}
+
+/* Copy the tensors of a served model into dst (model order); zero where one is missing. */
+static void copy_model(const model_def *m, const env_tensor *t, size_t nt, float *dst)
+{
+	memset(dst, 0, m->total * sizeof(float));
+	for (size_t i = 0; i < nt; i++) {
+		int k = model_def_find(m, t[i].name);
+		if (k >= 0 && t[i].count == m->tensors[k].count)
+			memcpy(dst + m->tensors[k].offset, t[i].data, t[i].count * sizeof(float));
+	}
+}
+
+/* A failed request (anything but SUCCEED). */
+static void handle_failure(fleet *f, device *d, fleet_round round, int retcode, const cJSON *hdr)
+{
+	if (retcode == 300 || retcode == 201) {
+		/* the server is alive and said when to come back */
+		d->failures = 0;
+		if (round == FLEET_GET && retcode == 201) {
+			/* not aggregated yet: poll again, as MindSpore's client does, after a short
+			 * sleep (sooner if next_req_time says so: it may be the end of the whole
+			 * iteration window) */
+			uint64_t poll = jitter_ms(d, FLEET_POLL_MS) * FLEET_NS_PER_MS;
+			uint64_t next = until_next_req(f, d, hdr, FLEET_POLL_MS);
+			d->state = D_GET;
+			fleet_wake_in(f, d, next < poll ? next : poll);
+			return;
+		}
+		/* OutOfTime: this iteration is over for the device (or full); start over */
+		if (round == FLEET_UPDATE)
+			fleet_dev_drop_upload(d);
+		d->state = D_START;
+		fleet_wake_in(f, d, until_next_req(f, d, hdr, 1000));
+		return;
+	}
+	d->failures++;
+	if (retcode == 400) {
+		if (round == FLEET_UPDATE)
+			fleet_dev_drop_upload(d);
+		d->state = D_START;
+		fleet_wake_in(f, d, backoff_ns(d));
+		return;
+	}
+	/* SystemError, a gate or HTTP error, a connection failure: the server may be down or not
+	 * serving; retry elsewhere, keeping the trained upload for a few tries */
+	fail_over(f, d, d->req_sid);
+	if (round == FLEET_UPDATE && d->failures > FLEET_UPDATE_RETRIES) {
+		fleet_dev_drop_upload(d);
+		d->state = D_START;
+	} else if (round == FLEET_GET && d->failures > FLEET_GET_RETRIES) {
+		d->state = D_START;
+	}
+	fleet_wake_in(f, d, backoff_ns(d));
+}
+
+/* startFLJob SUCCEED: take the model and the plan, train (or drop out), then upload later. */
+static void handle_start_ok(fleet *f, device *d, const cJSON *hdr, const env_tensor *t, size_t nt,
+			    size_t bytes_in)
+{
+	const model_def *m = f->cfg.model;
+	d->iteration = json_i64(hdr, "iteration", d->iteration);
+	if (f->cfg.dropout > 0 && rt_rng_double(&d->rng) < f->cfg.dropout) {
+		/* the device vanishes mid-round (the server counted it) and comes back later */
+		f->st.dropouts++;
+		d->state = D_START;
+		fleet_wake_in(f, d, jitter_ms(d, 30000) * FLEET_NS_PER_MS);
+		return;
+	}
+	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(hdr, "fl_plan_config");
+	int64_t epochs = json_i64(plan, "epochs", 1), batch = json_i64(plan, "mini_batch", 32);
+	const cJSON *l = plan ? cJSON_GetObjectItemCaseSensitive(plan, "lr") : NULL;
+	float lr = cJSON_IsNumber(l) && isfinite(l->valuedouble) ? (float)l->valuedouble : 0.01f;
+	if (epochs < 1 || epochs > 100)
+		epochs = 1;
+	if (batch < 1 || batch > 65536)
+		batch = 32;
+	fleet_dev_drop_upload(d);
+	if (f->cfg.train_batch) {
+		d->weights = malloc(m->total * sizeof(float));
+		if (d->weights) {
+			copy_model(m, t, nt, d->weights);
+			d->epochs = (int8_t)(epochs < 127 ? epochs : 127);
+			d->batch = (uint16_t)(batch < 65535 ? batch : 65535);
+			d->lr = lr;
+			d->loss = 0;
+			if (f->tq_len == f->cfg.train_batch_max)
+				train_flush(f);
+			d->queued = 1;
+			f->tq[f->tq_len++] = d->index;
+		}
+	} else if (f->cfg.train) {
+		d->weights = malloc(m->total * sizeof(float));
+		if (d->weights) {
+			copy_model(m, t, nt, d->weights);
+			d->loss = 0;
+			if (f->cfg.train(f->cfg.train_ctx, (long)d->index, d->iteration, (int)epochs,
+					 (int)batch, lr, d->weights, m->total, &d->loss)) {
+				/* training failed: upload the model unchanged rather than nothing */
+				copy_model(m, t, nt, d->weights);
+			}
+		}
+	} else {
+		/* a loss curve that falls with the iterations, different per device */
+		double jit = (double)(rt_seed_derive_u64(f->cfg.seed ^ (uint64_t)d->iteration, d->index) >> 11) /
+			     9007199254740992.0;
+		d->loss = (float)(2.3 * exp(-0.08 * (double)d->iteration) * (0.9 + 0.2 * jit));
+	}
+	double compute_ms = (double)d->compute_ms * (double)d->data_size * (double)epochs;
+	d->state = D_UPDATE;
+	fleet_wake_in(f, d, transfer_ns(d, bytes_in) + (uint64_t)(compute_ms * 1e6) +
+			      transfer_ns(d, m->total * sizeof(float)));
+}
+
+static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
+		      const env_tensor *t, size_t nt)
+{
+	const model_def *m = f->cfg.model;
+	d->failures = 0;
+	f->st.ok[round]++;
+	size_t bytes_in = 0;
+	for (size_t i = 0; i < nt; i++)
+		bytes_in += t[i].count * sizeof(float);
+	switch (round) {
+	case FLEET_START:
+		handle_start_ok(f, d, hdr, t, nt, bytes_in);
+		return;
+	case FLEET_UPDATE:
+		f->st.updates_accepted++;
+		if (f->cfg.obs.on_update_accepted) {
+			const float *w = d->weights;
+			if (!w) { /* could not keep a copy: regenerate the synthetic upload */
+				synthetic_update(f, d, f->scratch, m->total);
+				w = f->scratch;
+			}
+			f->cfg.obs.on_update_accepted(f->cfg.obs.ctx, d->req_sid, (long)d->index,
+						      d->iteration, d->data_size, w, m->total);
+		}
+		fleet_dev_drop_upload(d);
+		d->state = D_GET;
+		fleet_wake_in(f, d, jitter_ms(d, 200) * FLEET_NS_PER_MS);
+		return;
+	case FLEET_GET: {
+		if (f->cfg.obs.on_model && nt) {
+			copy_model(m, t, nt, f->scratch);
+			/* the model's own iteration; the header's "iteration" is the server's current */
+			int64_t iter = json_i64(hdr, "model_iteration", d->iteration);
+			f->cfg.obs.on_model(f->cfg.obs.ctx, d->req_sid, iter, f->scratch, m->total);
+		}
+		d->state = D_START;
+		/* availability: an offline spell between iterations keeps the online share */
+		double on = f->cfg.online_fraction;
+		uint64_t pause = transfer_ns(d, bytes_in) + jitter_ms(d, 100) * FLEET_NS_PER_MS;
+		if (on < 1 && rt_rng_double(&d->rng) >= on) {
+			double session = fleet_dist_draw(&f->cfg.session_s, &d->rng);
+			if (!(session > 0))
+				session = 60;
+			pause += (uint64_t)(session * (1 - on) / (on > 0.01 ? on : 0.01) * 1e9);
+		}
+		fleet_wake_in(f, d, pause);
+		return;
+	}
+	default:
+		d->state = D_START;
+		fleet_wake_in(f, d, jitter_ms(d, 1000) * FLEET_NS_PER_MS);
+		return;
+	}
+}
+
+static void on_response(int err, const http_response *resp, void *data)
+{
+	device *d = data;
+	fleet *f = d->f;
+	fleet_round round = (fleet_round)d->round;
+	d->busy = 0;
+	f->st.in_request--;
+	if (err == RT_ECANCELED) /* http_client_free inside fleet_destroy */
+		return;
+	if (d->stale) {
+		/* the answer to a removed incarnation of this device: drop it; the new one waited */
+		d->stale = 0;
+		if (d->state != D_GONE && d->heap_pos == UINT32_MAX)
+			fleet_wake_in(f, d, 0);
+		return;
+	}
+	if (d->state == D_GONE) {
+		fleet_dev_drop_upload(d);
+		return;
+	}
+	uint64_t lat = rt_now_ns(f->host) - d->req_start_ns;
+	int retcode = err;
+	cJSON *hdr = NULL;
+	env_tensor *t = NULL;
+	size_t nt = 0;
+	if (!err) {
+		f->st.bytes_in += resp->body_len;
+		f->st.bytes_out += d->req_bytes;
+		if (resp->status != 200 || envelope_decode(resp->body, resp->body_len, &hdr, &t, &nt)) {
+			retcode = 0; /* gate text or an HTTP error */
+		} else {
+			const cJSON *rc = cJSON_GetObjectItemCaseSensitive(hdr, "retcode");
+			retcode = cJSON_IsNumber(rc) ? (int)rc->valuedouble : 500;
+		}
+	} else {
+		f->st.conn_errors++;
+	}
+	if (retcode != 200)
+		f->st.rejected[round]++;
+	if (retcode == 400 && is_time_rejection(hdr)) {
+		f->st.time_rejected++;
+		if (f->cfg.obs.on_time_rejected)
+			f->cfg.obs.on_time_rejected(f->cfg.obs.ctx, d->req_sid, (long)d->index,
+						    dev_wall_ms(f, d) - (int64_t)(lat / FLEET_NS_PER_MS));
+	}
+	if (f->cfg.obs.on_request)
+		f->cfg.obs.on_request(f->cfg.obs.ctx, round, d->req_sid, retcode, lat, d->req_bytes,
+				      err ? 0 : resp->body_len);
+	if (retcode == 200)
+		handle_ok(f, d, round, hdr, t, nt);
+	else
+		handle_failure(f, d, round, retcode, hdr);
+	free(t);
+	cJSON_Delete(hdr);
+}
+
+void fleet_dev_act(fleet *f, device *d)
+{
+	if (d->busy || d->state == D_GONE)
+		return; /* a busy device is woken by its answer */
+	switch (d->state) {
+	case D_START: send_round(f, d, FLEET_START); break;
+	case D_UPDATE: send_round(f, d, FLEET_UPDATE); break;
+	case D_GET: send_round(f, d, FLEET_GET); break;
+	default: break;
+	}
+}

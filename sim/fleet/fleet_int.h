@@ -1,0 +1,83 @@
+/*
+ * fleet_int.h — what fleet.c (lifecycle, wake-up heap, API) and fleet_dev.c (a device's
+ * requests and answers) share. Not part of the API.
+ */
+#ifndef FL_FLEET_INT_H
+#define FL_FLEET_INT_H
+
+#include "fleet.h"
+
+#include "../../node/proto/http.h"
+
+#define FLEET_CHUNK 1024
+#define FLEET_NS_PER_MS 1000000ULL
+#define FLEET_MAX_DEVICES 10000000L
+#define FLEET_POLL_MS 1000                 /* getModel SucNotReady: poll again after 1-1.5 s */
+#define FLEET_UPDATE_RETRIES 3              /* failed-over uploads of one trained model */
+#define FLEET_GET_RETRIES 5                 /* failed-over getModel polls before starting over */
+
+enum dev_state {
+	D_START = 0, /* next: startFLJob */
+	D_UPDATE,    /* trained; next: updateModel */
+	D_GET,       /* uploaded; next: getModel */
+	D_GONE,      /* removed by a resize */
+};
+
+/* 128 bytes; fields ordered by size so there is little padding. */
+typedef struct device {
+	struct fleet *f;
+	float *weights;        /* the upload (real training, or kept for the observer), else NULL */
+	uint64_t wake_ns;
+	uint64_t req_start_ns;
+	int64_t iteration;
+	int64_t skew_ms;
+	rt_rng rng;
+	uint32_t index;
+	uint32_t heap_pos;     /* UINT32_MAX when not in the heap */
+	uint32_t req_bytes;
+	int32_t req_sid;       /* the engine's id of the server the request in flight went to */
+	float compute_ms, bw_kbps, data_size, loss;
+	int16_t server;        /* index into f->servers, -1 = pick one */
+	uint16_t failures;     /* consecutive, for backoff */
+	uint8_t state;
+	uint8_t round;         /* of the request in flight */
+	uint8_t busy : 1;      /* a request is in flight */
+	uint8_t stale : 1;     /* the request in flight belongs to a removed earlier incarnation */
+	uint8_t queued : 1;    /* its training waits in the batch queue (weights = the start model) */
+	int8_t epochs;         /* the plan's, kept for a queued training */
+	uint16_t batch;
+	float lr;
+} device;
+_Static_assert(sizeof(device) <= 128, "a device must stay small: 100k fit in ~13 MB");
+
+struct fleet {
+	rt_host *host;
+	fleet_config cfg;
+	http_client *http;
+	rt_timer *timer;
+	uint64_t timer_due;
+	device **chunks;
+	size_t nchunks;
+	long n;   /* live devices: indices [0, n) */
+	long cap; /* devices allocated (chunks * FLEET_CHUNK) */
+	uint32_t *heap; /* device indices */
+	size_t heap_len, heap_cap;
+	fleet_server *servers;
+	size_t nservers;
+	fleet_stats st;
+	float *scratch; /* model-sized buffer for synthetic uploads and served models */
+	uint32_t *tq;   /* devices whose training waits for a train_batch call */
+	size_t tq_len;
+	fleet_train_job *jobs; /* train_batch_max */
+};
+
+static inline device *dev_at(const fleet *f, long i) { return &f->chunks[i / FLEET_CHUNK][i % FLEET_CHUNK]; }
+
+/* fleet.c: wake the device delay_ns from now (replaces a pending wake-up). */
+void fleet_wake_in(fleet *f, device *d, uint64_t delay_ns);
+/* fleet_dev.c: the device is due: send the request its state calls for. */
+void fleet_dev_act(fleet *f, device *d);
+/* fleet_dev.c: free the device's kept upload (and drop it from the training queue). */
+void fleet_dev_drop_upload(device *d);
+
+#endif
