@@ -34,6 +34,10 @@ int conn_send(conn *c, uint8_t type, uint16_t flags, const char *meta, const voi
 size_t conn_queued(const conn *c);
 /* Graceful close; on_close(0) follows. */
 void conn_close(conn *c);
+/* Close gracefully (queued frames still go out) and free the conn now: no callback of it runs
+ * any more. For destroy paths, including a node destroyed by a simulated crash, where the runtime
+ * delivers no on_close. Safe inside this conn's own callbacks too. */
+void conn_free(conn *c);
 rt_stream *conn_stream(conn *c);
 rt_host *conn_host(conn *c);
 

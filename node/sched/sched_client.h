@@ -52,24 +52,30 @@ typedef struct sched_client_config {
 	int64_t pid;             /* reported so fl-finish can stop the process; 0 under simulation */
 	uint64_t heartbeat_interval_ms; /* default 3000 */
 	uint64_t node_timeout_ms;       /* default 30000: scheduler silent this long → lost */
+	int server_num;          /* this server's --server_num, 0 = unknown (the scheduler warns
+				    when it differs from the cluster's) */
 } sched_client_config;
 
 typedef struct sched_client sched_client;
 
 typedef struct sched_client_cbs {
-	/* Registered: our rank. */
+	/* Registered: our rank. Called on every successful (re-)registration, also after a
+	 * reconnect to a restarted scheduler (same rank then). */
 	void (*on_registered)(void *data, int rank_id);
 	/* The scheduler refused us (e.g. one too many servers): the server logs `reason` and exits. */
 	void (*on_refused)(void *data, const char *reason);
-	/* A new table (cluster ready, a node died or came back, scaling finished). */
+	/* A new table (cluster ready, a node died or came back, scaling finished). Only called when
+	 * the table differs from the last one; `t` stays valid until the next call. A table without
+	 * our own node_id is the final one of a scale-in: we are out (rank -1 from then on). */
 	void (*on_table)(void *data, const sched_table *t);
 	/* Scaling begins: finish or abandon the running iteration, enter safe mode, then call
 	 * sched_client_scale_ready. `next` is the table that will hold afterwards; our own entry may
-	 * be missing from it (we are scaled in: stop serving devices). */
+	 * be missing from it (we are scaled in: stop serving devices). `next` is valid during the
+	 * call. Not called again for a barrier already answered. */
 	void (*on_scale)(void *data, const char *kind /* "scale_out" | "scale_in" */,
 			 const sched_table *next);
 	/* newInstance (params: the hyper-parameters JSON), enableFLS, disableFLS. Answer with
-	 * sched_client_instance_done. */
+	 * sched_client_instance_done (params is valid during the call only). */
 	void (*on_instance)(void *data, const char *op, const cJSON *params);
 	/* The scheduler has been silent past node_timeout_ms (we keep serving and keep trying). */
 	void (*on_scheduler_lost)(void *data);
