@@ -118,6 +118,14 @@ int sc_parse_duration_ns(const char *s, int signed_ok, int64_t *ns)
 	return 0;
 }
 
+int scenario_has_tag(const scenario *sc, const char *tag)
+{
+	for (size_t i = 0; i < sc->n_tags; i++)
+		if (!strcmp(sc->tags[i], tag))
+			return 1;
+	return 0;
+}
+
 int sc_node_name_ok(const char *s)
 {
 	if (!strcmp(s, "scheduler") || !strcmp(s, "fleet"))
@@ -664,7 +672,7 @@ int scenario_parse(const char *text, size_t len, const char *file, scenario **ou
 	snprintf(sc->file, sizeof sc->file, "%s", p.file);
 	defaults(sc);
 	static const char *const keys[] = {"name", "seed", "mode", "duration", "swarm", "cluster",
-					   "fleet", "network", "events", "expect", "description", NULL};
+					   "fleet", "network", "events", "expect", "description", "tags", NULL};
 	double seed = (double)sc->seed;
 	char mode[16] = "sim";
 	const cJSON *swarm;
@@ -685,6 +693,9 @@ int scenario_parse(const char *text, size_t len, const char *file, scenario **ou
 		rc = fail(&p, "$.swarm", "expected true or false");
 	else if (!rc && swarm)
 		sc->swarm = cJSON_IsTrue(swarm);
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "tags");
+	if (!rc && tags)
+		rc = rd_id_list(&p, tags, "$.tags", sc->tags, 8, &sc->n_tags, 0);
 	if (!rc)
 		rc = parse_cluster(&p, cJSON_GetObjectItemCaseSensitive(root, "cluster"), sc);
 	if (!rc)

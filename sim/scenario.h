@@ -96,6 +96,8 @@ typedef struct scenario {
 	sc_mode mode;
 	uint64_t duration_ns;
 	int swarm; /* the seed also picks fault timings and probabilities */
+	char tags[8][32]; /* free labels, e.g. "slow" (the CI suite skips those) */
+	size_t n_tags;
 
 	/* cluster */
 	int server_num;
@@ -134,6 +136,9 @@ cJSON *scenario_to_json(const scenario *sc);
 
 /* Parse "250ms", "30s", "5m", "1h", "200us", "+15m", "-2s" (sign allowed when signed != 0). */
 int sc_parse_duration_ns(const char *s, int signed_ok, int64_t *ns);
+
+/* 1 when the scenario has the tag. */
+int scenario_has_tag(const scenario *sc, const char *tag);
 
 /* Node names: "scheduler", "server/<id>", "fleet". 0 when valid. */
 int sc_node_name_ok(const char *s);

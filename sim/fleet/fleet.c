@@ -201,6 +201,24 @@ static int grow(fleet *f, long n)
 	return 0;
 }
 
+static double session_s(fleet *f, device *d)
+{
+	double s = fleet_dist_draw(&f->cfg.session_s, &d->rng);
+	return s > 0 && s < 1e7 ? s : 60;
+}
+
+uint32_t fleet_session_end(fleet *f, device *d, uint64_t from_ns)
+{
+	double at = (double)(from_ns - f->t0_ns) / 1e9 + session_s(f, d);
+	return at < 4e9 ? (uint32_t)ceil(at) : UINT32_MAX;
+}
+
+uint64_t fleet_offline_ns(fleet *f, device *d)
+{
+	double on = f->cfg.online_fraction;
+	return (uint64_t)(session_s(f, d) * (1 - on) / (on > 0.01 ? on : 0.01) * 1e9);
+}
+
 int fleet_resize(fleet *f, long n)
 {
 	if (!f || n < 0 || n > FLEET_MAX_DEVICES)
@@ -220,14 +238,23 @@ int fleet_resize(fleet *f, long n)
 		dev_init(f, d, i);
 		d->busy = d->stale = (uint8_t)busy;
 		/* spread the first requests over a second so a fleet does not arrive as one burst */
-		double on = f->cfg.online_fraction;
-		uint64_t first = rt_rng_u64(&d->rng) % 1000;
-		if (on < 1 && rt_rng_double(&d->rng) >= on) {
-			/* starts offline, for part of a session */
-			double session = fleet_dist_draw(&f->cfg.session_s, &d->rng);
-			first += (uint64_t)((session > 0 ? session : 60) * 1000 * rt_rng_double(&d->rng));
+		uint64_t first = (rt_rng_u64(&d->rng) % 1000) * FLEET_NS_PER_MS;
+		if (f->cfg.online_fraction < 1) {
+			/* start at a random point of the online/offline cycle */
+			uint64_t now = rt_now_ns(f->host);
+			if (rt_rng_double(&d->rng) >= f->cfg.online_fraction) {
+				first += (uint64_t)((double)fleet_offline_ns(f, d) *
+						    rt_rng_double(&d->rng));
+				d->off = 1;
+				d->session_end_s = fleet_session_end(f, d, now + first);
+			} else {
+				uint32_t end = fleet_session_end(f, d, now);
+				uint32_t at = (uint32_t)((now - f->t0_ns) / 1000000000ULL);
+				d->session_end_s = at + (uint32_t)((double)(end - at) *
+								   rt_rng_double(&d->rng));
+			}
 		}
-		fleet_wake_in(f, d, first * FLEET_NS_PER_MS);
+		fleet_wake_in(f, d, first);
 	}
 	f->n = n;
 	return 0;
@@ -243,6 +270,7 @@ int fleet_new(rt_host *h, const fleet_config *cfg, fleet **out)
 		return FLEET_ENOMEM;
 	f->host = h;
 	f->cfg = *cfg;
+	f->t0_ns = rt_now_ns(h);
 	f->cfg.fl_name[sizeof f->cfg.fl_name - 1] = '\0';
 	f->cfg.url_prefix[sizeof f->cfg.url_prefix - 1] = '\0';
 	f->timer_due = UINT64_MAX;
@@ -344,12 +372,10 @@ void fleet_get_stats(const fleet *f, fleet_stats *st)
 	*st = f->st;
 	st->devices = f->n;
 	long training = 0, online = 0;
-	uint64_t now = rt_now_ns(f->host);
 	for (long i = 0; i < f->n; i++) {
 		const device *d = dev_at(f, i);
 		training += d->state == D_UPDATE && !d->busy;
-		/* a device asleep for more than a minute is counted offline */
-		online += d->busy || d->wake_ns < now + 60000 * FLEET_NS_PER_MS;
+		online += !d->off;
 	}
 	st->training = training;
 	st->online = online;

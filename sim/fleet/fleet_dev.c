@@ -83,12 +83,9 @@ static void train_flush(fleet *f)
 {
 	size_t nj = 0;
 	for (size_t i = 0; i < f->tq_len; i++) {
-		device *d = dev_at(f, f->tq[i]);
-		if (!d->queued || !d->weights)
-			continue; /* left (resize) or already in this batch */
+		device *d = dev_at(f, f->tq[i].device);
 		d->queued = 0;
-		f->jobs[nj++] = (fleet_train_job){(long)d->index, d->iteration, d->epochs, d->batch,
-						  d->lr, d->weights, 0, 0};
+		f->jobs[nj++] = f->tq[i];
 	}
 	f->tq_len = 0;
 	if (!nj)
@@ -193,9 +190,17 @@ static uint64_t until_next_req(fleet *f, device *d, const cJSON *hdr, uint64_t d
 
 void fleet_dev_drop_upload(device *d)
 {
+	if (d->queued) { /* its queued training goes too */
+		fleet *f = d->f;
+		for (size_t i = 0; i < f->tq_len; i++)
+			if (f->tq[i].weights == d->weights) {
+				f->tq[i] = f->tq[--f->tq_len];
+				break;
+			}
+		d->queued = 0;
+	}
 	free(d->weights);
 	d->weights = NULL;
-	d->queued = 0;
 }
 
 /* A RequestError about the timestamp (the server's replay check), not about a missing field. */
@@ -282,6 +287,7 @@ static void handle_start_ok(fleet *f, device *d, const cJSON *hdr, const env_ten
 		/* the device vanishes mid-round (the server counted it) and comes back later */
 		f->st.dropouts++;
 		d->state = D_START;
+		d->off = 1;
 		fleet_wake_in(f, d, jitter_ms(d, 30000) * FLEET_NS_PER_MS);
 		return;
 	}
@@ -298,14 +304,12 @@ static void handle_start_ok(fleet *f, device *d, const cJSON *hdr, const env_ten
 		d->weights = malloc(m->total * sizeof(float));
 		if (d->weights) {
 			copy_model(m, t, nt, d->weights);
-			d->epochs = (int8_t)(epochs < 127 ? epochs : 127);
-			d->batch = (uint16_t)(batch < 65535 ? batch : 65535);
-			d->lr = lr;
 			d->loss = 0;
 			if (f->tq_len == f->cfg.train_batch_max)
 				train_flush(f);
 			d->queued = 1;
-			f->tq[f->tq_len++] = d->index;
+			f->tq[f->tq_len++] = (fleet_train_job){(long)d->index, d->iteration, (int)epochs,
+							       (int)batch, lr, d->weights, 0, 0};
 		}
 	} else if (f->cfg.train) {
 		d->weights = malloc(m->total * sizeof(float));
@@ -366,16 +370,7 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 			f->cfg.obs.on_model(f->cfg.obs.ctx, d->req_sid, iter, f->scratch, m->total);
 		}
 		d->state = D_START;
-		/* availability: an offline spell between iterations keeps the online share */
-		double on = f->cfg.online_fraction;
-		uint64_t pause = transfer_ns(d, bytes_in) + jitter_ms(d, 100) * FLEET_NS_PER_MS;
-		if (on < 1 && rt_rng_double(&d->rng) >= on) {
-			double session = fleet_dist_draw(&f->cfg.session_s, &d->rng);
-			if (!(session > 0))
-				session = 60;
-			pause += (uint64_t)(session * (1 - on) / (on > 0.01 ? on : 0.01) * 1e9);
-		}
-		fleet_wake_in(f, d, pause);
+		fleet_wake_in(f, d, transfer_ns(d, bytes_in) + jitter_ms(d, 100) * FLEET_NS_PER_MS);
 		return;
 	}
 	default:
@@ -445,6 +440,17 @@ void fleet_dev_act(fleet *f, device *d)
 {
 	if (d->busy || d->state == D_GONE)
 		return; /* a busy device is woken by its answer */
+	d->off = 0;
+	uint64_t now = rt_now_ns(f->host);
+	if (d->state == D_START && f->cfg.online_fraction < 1 &&
+	    now - f->t0_ns >= (uint64_t)d->session_end_s * 1000000000ULL) {
+		/* the session is over: offline for a while, before a new iteration starts */
+		uint64_t spell = fleet_offline_ns(f, d);
+		d->session_end_s = fleet_session_end(f, d, now + spell);
+		d->off = 1;
+		fleet_wake_in(f, d, spell);
+		return;
+	}
 	switch (d->state) {
 	case D_START: send_round(f, d, FLEET_START); break;
 	case D_UPDATE: send_round(f, d, FLEET_UPDATE); break;

@@ -44,9 +44,8 @@ typedef struct device {
 	uint8_t busy : 1;      /* a request is in flight */
 	uint8_t stale : 1;     /* the request in flight belongs to a removed earlier incarnation */
 	uint8_t queued : 1;    /* its training waits in the batch queue (weights = the start model) */
-	int8_t epochs;         /* the plan's, kept for a queued training */
-	uint16_t batch;
-	float lr;
+	uint8_t off : 1;       /* asleep offline (between sessions, or dropped out) */
+	uint32_t session_end_s; /* its online session ends then (s since the fleet started) */
 } device;
 _Static_assert(sizeof(device) <= 128, "a device must stay small: 100k fit in ~13 MB");
 
@@ -66,8 +65,9 @@ struct fleet {
 	size_t nservers;
 	fleet_stats st;
 	float *scratch; /* model-sized buffer for synthetic uploads and served models */
-	uint32_t *tq;   /* devices whose training waits for a train_batch call */
+	fleet_train_job *tq; /* trainings waiting for a train_batch call (weights not owned) */
 	size_t tq_len;
+	uint64_t t0_ns; /* when the fleet started (session times count from it) */
 	fleet_train_job *jobs; /* train_batch_max */
 };
 
@@ -75,6 +75,10 @@ static inline device *dev_at(const fleet *f, long i) { return &f->chunks[i / FLE
 
 /* fleet.c: wake the device delay_ns from now (replaces a pending wake-up). */
 void fleet_wake_in(fleet *f, device *d, uint64_t delay_ns);
+/* fleet.c: a fresh online session's end for the device, from now (or from `from_ns`). */
+uint32_t fleet_session_end(fleet *f, device *d, uint64_t from_ns);
+/* fleet.c: the length of an offline spell, in ns (keeps the online share at online_fraction). */
+uint64_t fleet_offline_ns(fleet *f, device *d);
 /* fleet_dev.c: the device is due: send the request its state calls for. */
 void fleet_dev_act(fleet *f, device *d);
 /* fleet_dev.c: free the device's kept upload (and drop it from the training queue). */

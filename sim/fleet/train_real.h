@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TRAIN_EINVAL = -1601, TRAIN_ENOMEM = -1602, TRAIN_EDATA = -1603 };
+enum { TRAIN_EINVAL = -1601, TRAIN_ENOMEM = -1602, TRAIN_EDATA = -1603, TRAIN_ENODEV = -1604 };
 
 typedef struct train_real_config {
 	uint64_t seed;            /* root of the partition and of the per-(device, iteration) streams */

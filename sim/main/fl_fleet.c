@@ -263,9 +263,11 @@ static void obs_model(void *ctx, int server, int64_t iteration, const float *w, 
 			server, acc, loss);
 		fflush(a->eval_csv);
 	}
-	if (!a->tty)
+	if (!a->tty) {
 		printf("fl-fleet: iteration %" PRId64 ": accuracy %.4f loss %.4f\n", iteration, acc,
 		       loss);
+		fflush(stdout);
+	}
 }
 
 /* ---- discovery: GET /nodes ---- */

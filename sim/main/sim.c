@@ -30,13 +30,16 @@
 static const char usage[] =
 	"usage:\n"
 	"  sim run FILE [--seed N] [--mode sim|live] [--out DIR] [--check-determinism]\n"
-	"               [--swarm] [--verbose] [--quiet] [--no-report]\n"
+	"               [--duration D] [--swarm] [--verbose] [--quiet] [--no-report]\n"
 	"      Run a scenario. Exit 0 when every expectation holds and no invariant is violated,\n"
 	"      1 when one fails (the reason and the replay command are printed), 2 on bad input.\n"
 	"      --out DIR   where the outputs go (default reports/out/<scenario name>/)\n"
 	"      --check-determinism   run twice and compare trace hashes and events.jsonl\n"
 	"      --swarm     let the seed also pick fault timings and probabilities (printed)\n"
-	"  sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--out DIR]\n"
+	"      --duration D  run for D (e.g. 60s) instead of the scenario's duration\n"
+	"      --invariants-only  pass when no invariant is violated, whatever the expectations\n"
+	"  sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--duration D] [--invariants-only]\n"
+	"                [--out DIR]\n"
 	"      Run seeds A to B, each in a forked child, and list the failing ones with the\n"
 	"      command that replays each.\n"
 	"  sim report DIR        write DIR/report.html from a run's outputs\n"
@@ -48,8 +51,10 @@ static const char usage[] =
 typedef struct run_opts {
 	const char *file, *out;
 	int64_t seed; /* -1: the scenario's */
+	const char *duration; /* overrides the scenario's */
 	const char *mode;
 	int determinism, swarm, verbose, quiet, no_report;
+	int invariants_only; /* the verdict looks at invariants, not at the expectations */
 } run_opts;
 
 static int is_tty(void) { return isatty(2); }
@@ -63,6 +68,15 @@ static int load(const run_opts *ro, scenario **sc)
 	}
 	if (ro->seed >= 0)
 		(*sc)->seed = (uint64_t)ro->seed;
+	if (ro->duration) {
+		int64_t ns;
+		if (sc_parse_duration_ns(ro->duration, 0, &ns) || ns <= 0) {
+			fprintf(stderr, "sim: --duration: expected a duration like \"60s\", got '%s'\n", ro->duration);
+			scenario_free(*sc);
+			return 2;
+		}
+		(*sc)->duration_ns = (uint64_t)ns;
+	}
 	if (ro->mode) {
 		if (!strcmp(ro->mode, "sim"))
 			(*sc)->mode = SC_MODE_SIM;
@@ -136,6 +150,12 @@ static long first_diff(const char *a, const char *b, char *la, char *lb, size_t 
 	return diff;
 }
 
+/* The run's verdict under the options: expectations count unless --invariants-only. */
+static int passed(const run_opts *ro, const engine_result *r)
+{
+	return ro->invariants_only ? r->violations == 0 : r->ok;
+}
+
 static void print_verdict(const scenario *sc, const engine_result *r, const char *out)
 {
 	printf("%s: seed %" PRIu64 ": %s — %.1f s simulated in %.2f s wall (x%.0f), trace %016" PRIx64 "\n",
@@ -175,7 +195,7 @@ static int cmd_run(const run_opts *ro)
 			print_verdict(sc, &r, out);
 			printf("  outputs: %s/ (summary.json, events.jsonl, metrics.csv, trace.json, junit.xml%s)\n",
 			       out, ro->no_report ? "" : ", report.html");
-			rc = r.ok ? 0 : 1;
+			rc = passed(ro, &r) ? 0 : 1;
 		}
 		scenario_free(sc);
 		return rc;
@@ -234,7 +254,7 @@ static int cmd_sweep(const run_opts *ro, const char *seeds, int jobs)
 		return 2;
 	}
 	scenario *probe;
-	int rc = load(&(run_opts){.file = ro->file, .seed = -1, .quiet = 1}, &probe);
+	int rc = load(&(run_opts){.file = ro->file, .seed = -1, .quiet = 1, .duration = ro->duration}, &probe);
 	if (rc)
 		return rc;
 	char base[600];
@@ -266,7 +286,7 @@ static int cmd_sweep(const run_opts *ro, const char *seeds, int jobs)
 					_exit(x);
 				engine_result r;
 				x = run_once(&c, sc, out, &r);
-				_exit(x ? x : (r.ok ? 0 : 1));
+				_exit(x ? x : (passed(&c, &r) ? 0 : 1));
 			}
 			if (p < 0) {
 				perror("sim sweep: fork");
@@ -384,7 +404,7 @@ int main(int argc, char **argv)
 			val = eq ? eq + 1 : NULL;
 		}
 		int takes = !strcmp(flag, "--seed") || !strcmp(flag, "--mode") || !strcmp(flag, "--out") ||
-			    !strcmp(flag, "--seeds") || !strcmp(flag, "--jobs");
+			    !strcmp(flag, "--seeds") || !strcmp(flag, "--jobs") || !strcmp(flag, "--duration");
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "sim: %s needs a value\n", flag);
@@ -403,6 +423,8 @@ int main(int argc, char **argv)
 			ro.seed = (int64_t)s;
 		} else if (!strcmp(flag, "--mode")) {
 			ro.mode = val;
+		} else if (!strcmp(flag, "--duration")) {
+			ro.duration = val;
 		} else if (!strcmp(flag, "--out")) {
 			ro.out = val;
 		} else if (!strcmp(flag, "--seeds")) {
@@ -421,6 +443,8 @@ int main(int argc, char **argv)
 			ro.verbose = 1;
 		} else if (!strcmp(a, "--quiet")) {
 			ro.quiet = 1;
+		} else if (!strcmp(a, "--invariants-only")) {
+			ro.invariants_only = 1;
 		} else if (!strcmp(a, "--no-report")) {
 			ro.no_report = 1;
 		} else if (a[0] == '-') {

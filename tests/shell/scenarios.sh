@@ -1,0 +1,67 @@
+#!/bin/sh
+# The scenario regression suite (sim mode): every scenario tagged "ci" in scenarios/ must pass,
+# a run must be deterministic, a swarm sweep must find no violation, and bad input must exit 2
+# with a message that says where. Uses the binaries in $BIN.
+set -u
+BIN=${BIN:-bin}
+SIM="$BIN/sim"
+T=$(mktemp -d /tmp/flbench-scen-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail=0
+no() { echo "FAIL: $*"; fail=1; }
+
+for f in scenarios/*.json; do
+	grep -q '"ci"' "$f" || continue
+	name=$(basename "$f" .json)
+	if "$SIM" run "$f" --quiet --no-report --out "$T/$name" >"$T/$name.txt" 2>&1; then
+		echo "ok: $name: $(head -1 "$T/$name.txt")"
+	else
+		no "$name"; cat "$T/$name.txt"
+	fi
+	# every output file is there and summary.json holds the verdict
+	for o in summary.json events.jsonl metrics.csv iterations.jsonl trace.json junit.xml; do
+		[ -s "$T/$name/$o" ] || [ "$o" = iterations.jsonl ] || no "$name: $o missing or empty"
+	done
+	grep -q '"ok":	true' "$T/$name/summary.json" || no "$name: summary.json does not say ok"
+done
+
+# determinism: the same seed twice gives the same trace hash and events
+if "$SIM" run scenarios/quickstart.json --duration 60s --check-determinism --quiet --out "$T/det" >"$T/det.txt" 2>&1 &&
+   grep -q "deterministic: trace hash" "$T/det.txt"; then
+	echo "ok: determinism: $(cat "$T/det.txt")"
+else
+	no "determinism"; cat "$T/det.txt"
+fi
+# ... and another seed gives another run
+h1=$(sed -n 's/.*trace \([0-9a-f]*\).*/\1/p' "$T/quickstart.txt")
+"$SIM" run scenarios/quickstart.json --seed 2 --quiet --no-report --out "$T/seed2" >"$T/seed2.txt" 2>&1
+h2=$(sed -n 's/.*trace \([0-9a-f]*\).*/\1/p' "$T/seed2.txt")
+[ -n "$h1" ] && [ -n "$h2" ] && [ "$h1" != "$h2" ] && echo "ok: seeds 1 and 2 differ ($h1, $h2)" || no "seed 2 gave the same trace as seed 1 ($h1, $h2)"
+
+# a swarm sweep of quickstart (short runs): no seed may violate an invariant
+if "$SIM" sweep scenarios/quickstart.json --seeds 1..50 --jobs 2 --swarm --duration 80s --invariants-only --out "$T/sweep" >"$T/sweep.txt" 2>&1; then
+	echo "ok: $(tail -1 "$T/sweep.txt")"
+else
+	no "swarm sweep"; cat "$T/sweep.txt"
+fi
+
+# bad input: exit 2, and the message names the file and the path
+printf '{"name":"x","events":[{"at":"5s","action":"kill","node":"server/1","bogus":1}]}' >"$T/bad.json"
+"$SIM" run "$T/bad.json" --quiet >"$T/bad.txt" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q 'bad.json: \$.events\[0\].bogus: unknown key' "$T/bad.txt" && echo "ok: bad key -> exit 2: $(cat "$T/bad.txt")" || { no "bad key: exit $rc"; cat "$T/bad.txt"; }
+printf '{"name":"x","cluster":{"config":{"start_fl_job_threshold":0}}}' >"$T/bad2.json"
+"$SIM" run "$T/bad2.json" --quiet >"$T/bad2.txt" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q 'cluster.config' "$T/bad2.txt" && echo "ok: bad config -> exit 2: $(cat "$T/bad2.txt")" || { no "bad config: exit $rc"; cat "$T/bad2.txt"; }
+"$SIM" run "$T/missing.json" --quiet >"$T/bad3.txt" 2>&1
+[ $? -eq 2 ] && echo "ok: missing file -> exit 2" || no "missing file"
+
+# a failing expectation: exit 1, naming it and the replay command
+sed 's/"min": 15/"min": 100000/' scenarios/quickstart.json >"$T/strict.json"
+"$SIM" run "$T/strict.json" --duration 30s --quiet --no-report --out "$T/strict" >"$T/strict.txt" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "iterations.success" "$T/strict.txt" && grep -q "replay: bin/sim run" "$T/strict.txt" &&
+	echo "ok: failing expectation -> exit 1" || { no "failing expectation: exit $rc"; cat "$T/strict.txt"; }
+
+[ $fail -eq 0 ]
