@@ -57,6 +57,7 @@ typedef struct engine {
 	lat_hist run_lat[FLEET_ROUNDS], tick_lat[FLEET_ROUNDS];
 	uint64_t tick_req[FLEET_ROUNDS], tick_ok[FLEET_ROUNDS], tick_rej[FLEET_ROUNDS];
 	uint64_t tick_bytes_in, tick_bytes_out, tick_conn_err;
+	uint64_t srv_req[CLUSTER_MAX_SERVERS], srv_in[CLUSTER_MAX_SERVERS], srv_out[CLUSTER_MAX_SERVERS];
 	uint64_t last_sec_ns;
 	/* iterations as the leader reports them */
 	uint64_t iter_ok, iter_failed;
@@ -101,6 +102,12 @@ static void obs_request(void *ctx, fleet_round round, int server, int retcode, u
 		e->tick_conn_err++;
 	e->tick_bytes_out += out;
 	e->tick_bytes_in += in;
+	if (server >= 0 && server < CLUSTER_MAX_SERVERS) {
+		/* from the server's side: what it received and sent */
+		e->srv_req[server]++;
+		e->srv_in[server] += out;
+		e->srv_out[server] += in;
+	}
 	lat_hist_add(&e->run_lat[round], lat_ns);
 	lat_hist_add(&e->tick_lat[round], lat_ns);
 	e->seen_round[round] = 1;
@@ -441,6 +448,19 @@ static void metrics_row(engine *e)
 	v[k++] = (double)e->tick_bytes_out;
 	v[k++] = (double)e->tick_conn_err;
 	recorder_metrics_row(e->rec, now(e), v);
+	for (int i = 0; i < e->cl->nservers; i++) {
+		cl_server *s = &e->cl->servers[i];
+		if (!s->node)
+			continue;
+		srv_status ss;
+		srv_get_status(s->node, &ss);
+		int64_t offset = rt_wall_ms(s->host) - (RT_SIM_EPOCH_MS + (int64_t)(now(e) / 1000000ULL));
+		recorder_server_row(e->rec, now(e), s->name, e->srv_req[i], e->srv_in[i], e->srv_out[i],
+				    ss.iteration, offset);
+	}
+	memset(e->srv_req, 0, sizeof e->srv_req);
+	memset(e->srv_in, 0, sizeof e->srv_in);
+	memset(e->srv_out, 0, sizeof e->srv_out);
 	memset(e->tick_req, 0, sizeof e->tick_req);
 	memset(e->tick_ok, 0, sizeof e->tick_ok);
 	memset(e->tick_rej, 0, sizeof e->tick_rej);

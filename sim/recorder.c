@@ -12,7 +12,7 @@
 
 struct recorder {
 	char dir[512];
-	FILE *events, *metrics;
+	FILE *events, *metrics, *servers;
 	size_t ncols;
 	uint64_t hash, nevents;
 	char **lines; /* every event line, for determinism diffs */
@@ -55,7 +55,7 @@ int recorder_new(const char *dir, const char *const *cols, size_t ncols, recorde
 	if (dir) {
 		snprintf(r->dir, sizeof r->dir, "%s", dir);
 		if (mkdir_p(dir) || !(r->events = open_in(dir, "events.jsonl")) ||
-		    !(r->metrics = open_in(dir, "metrics.csv"))) {
+		    !(r->metrics = open_in(dir, "metrics.csv")) || !(r->servers = open_in(dir, "servers.csv"))) {
 			int e = errno ? -errno : -EIO;
 			recorder_free(r);
 			return e;
@@ -64,6 +64,7 @@ int recorder_new(const char *dir, const char *const *cols, size_t ncols, recorde
 		for (size_t i = 0; i < ncols; i++)
 			fprintf(r->metrics, ",%s", cols[i]);
 		fputc('\n', r->metrics);
+		fprintf(r->servers, "t,server,requests,bytes_in,bytes_out,iteration,clock_offset_ms\n");
 	}
 	*out = r;
 	return 0;
@@ -132,6 +133,16 @@ void recorder_metrics_row(recorder *r, uint64_t t_ns, const double *values)
 	for (size_t i = 0; i < r->ncols; i++)
 		fprintf(r->metrics, ",%.6g", values[i]);
 	fputc('\n', r->metrics);
+}
+
+void recorder_server_row(recorder *r, uint64_t t_ns, const char *server, uint64_t requests,
+			 uint64_t bytes_in, uint64_t bytes_out, int64_t iteration, int64_t clock_offset_ms)
+{
+	if (!r->servers)
+		return;
+	fprintf(r->servers, "%.3f,%s,%llu,%llu,%llu,%lld,%lld\n", (double)t_ns / 1e9, server,
+		(unsigned long long)requests, (unsigned long long)bytes_in, (unsigned long long)bytes_out,
+		(long long)iteration, (long long)clock_offset_ms);
 }
 
 static void trace_add(recorder *r, const char *node, const char *name, const char *ph, uint64_t ts_ns,
@@ -207,6 +218,8 @@ void recorder_free(recorder *r)
 		fclose(r->events);
 	if (r->metrics)
 		fclose(r->metrics);
+	if (r->servers)
+		fclose(r->servers);
 	for (uint64_t i = 0; i < r->nevents && i < r->lines_cap; i++)
 		free(r->lines[i]);
 	free(r->lines);

@@ -31,6 +31,10 @@ const char *recorder_event_line(const recorder *r, uint64_t i);
 /* One row of metrics.csv: values in the order of the columns given at creation. */
 void recorder_metrics_row(recorder *r, uint64_t t_ns, const double *values);
 
+/* One row of servers.csv: t, server, requests, bytes_in, bytes_out, iteration, clock_offset_ms. */
+void recorder_server_row(recorder *r, uint64_t t_ns, const char *server, uint64_t requests,
+			 uint64_t bytes_in, uint64_t bytes_out, int64_t iteration, int64_t clock_offset_ms);
+
 /* Chrome trace: a complete span ("X") or an instant ("i") on the track of `node`. */
 void recorder_span(recorder *r, const char *node, const char *name, uint64_t start_ns, uint64_t end_ns,
 		   cJSON *args);

@@ -614,13 +614,25 @@ extern "C" double train_cuda_samples(void *ctx, long device)
 	return train_real_samples(((train_cuda *)ctx)->tr, device);
 }
 
+static void batch(train_cuda *tc, fleet_train_job *jobs, size_t njobs, size_t n);
+
 extern "C" void train_cuda_batch_fn(void *ctx, fleet_train_job *jobs, size_t njobs, size_t n)
 {
-	train_cuda *tc = (train_cuda *)ctx;
+	try {
+		batch((train_cuda *)ctx, jobs, njobs, n);
+	} catch (...) {
+		/* std::bad_alloc: nothing may unwind into C. Jobs not trained yet still say
+		 * TRAIN_ENOMEM and have their weights as given: host allocations happen before a
+		 * group's weights are written back. */
+	}
+}
+
+static void batch(train_cuda *tc, fleet_train_job *jobs, size_t njobs, size_t n)
+{
 	std::vector<char> done(njobs, 0);
 	for (size_t i = 0; i < njobs; i++) {
 		jobs[i].loss = 0;
-		jobs[i].rc = 0;
+		jobs[i].rc = TRAIN_ENOMEM; /* until trained (see train_cuda_batch_fn) */
 		size_t cnt = 0;
 		if (n != LENET_PARAMS || jobs[i].epochs < 0 || jobs[i].batch < 1 ||
 		    jobs[i].batch > 4096 || jobs[i].device < 0) {
@@ -629,8 +641,10 @@ extern "C" void train_cuda_batch_fn(void *ctx, fleet_train_job *jobs, size_t njo
 			continue;
 		}
 		train_real_partition(tc->tr, jobs[i].device, &cnt);
-		if (!cnt || !jobs[i].epochs)
+		if (!cnt || !jobs[i].epochs) {
 			done[i] = 1; /* nothing to learn from: the weights stay */
+			jobs[i].rc = 0;
+		}
 	}
 	/* groups of one plan, in job order */
 	for (size_t i = 0; i < njobs; i++) {
@@ -653,12 +667,13 @@ extern "C" void train_cuda_batch_fn(void *ctx, fleet_train_job *jobs, size_t njo
 			memcpy(&keep[l * LENET_PARAMS], jobs[g[l].job].weights,
 			       LENET_PARAMS * sizeof(float));
 		int rc = train_group(tc, jobs, g, jobs[i].epochs, jobs[i].batch, jobs[i].lr);
-		if (rc)
-			for (size_t l = 0; l < g.size(); l++) {
+		for (size_t l = 0; l < g.size(); l++) {
+			jobs[g[l].job].rc = rc;
+			if (rc) {
 				memcpy(jobs[g[l].job].weights, &keep[l * LENET_PARAMS],
 				       LENET_PARAMS * sizeof(float));
-				jobs[g[l].job].rc = rc;
 				jobs[g[l].job].loss = 0;
 			}
+		}
 	}
 }
