@@ -100,8 +100,11 @@ unit: $(TESTS) $(BINS)
 shell: $(BINS)
 	@BIN=$(abspath $(BINDIR)) scripts/run-shell-tests.sh $(T)
 
+# Build first (in parallel with -j), then the unit tests, then the shell tests, one after the other.
 test: deps lint
-	$(MAKE) VARIANT=asan unit shell
+	$(MAKE) VARIANT=asan tests
+	$(MAKE) VARIANT=asan unit
+	$(MAKE) VARIANT=asan shell
 
 run: deps
 	$(MAKE) build
