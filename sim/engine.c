@@ -12,6 +12,7 @@
 #include "invariants.h"
 #include "recorder.h"
 #include "stats.h"
+#include "verdict.h"
 #include "../netem/netem_sim.h"
 #include "fleet/fleet.h"
 #include "fleet/train_real.h"
@@ -28,14 +29,7 @@
 #define TICK_NS 100000000ULL /* 100 ms */
 #define SEC_NS 1000000000ULL
 
-static const char *const columns[] = {
-	"iteration", "iterations_success", "iterations_failed", "servers_alive", "cluster_state",
-	"devices", "devices_online", "req_startFLJob", "req_updateModel", "req_getModel",
-	"ok_startFLJob", "ok_updateModel", "ok_getModel", "rej_startFLJob", "rej_updateModel",
-	"rej_getModel", "p50_startFLJob_ms", "p90_startFLJob_ms", "p99_startFLJob_ms",
-	"p50_updateModel_ms", "p90_updateModel_ms", "p99_updateModel_ms", "p50_getModel_ms",
-	"p90_getModel_ms", "p99_getModel_ms", "bytes_in", "bytes_out", "conn_errors"};
-#define NCOLS (sizeof columns / sizeof columns[0])
+#define NCOLS VERDICT_NCOLS
 
 typedef struct engine {
 	const scenario *sc;
@@ -579,6 +573,7 @@ static int build(engine *e, char *err, size_t errlen)
 	fc.dropout = sc->dropout;
 	if (e->trainer) {
 		fc.train = train_real_fn;
+		fc.train_samples = train_real_samples; /* a device reports its partition's size */
 		fc.train_ctx = e->trainer;
 	}
 	fc.obs = (fleet_observer){obs_request, obs_update, obs_model, obs_time_rejected, e};
@@ -647,116 +642,6 @@ static cJSON *final_metrics(engine *e, double wall)
 	return m;
 }
 
-/* One expectation against the metrics: 1 holds, 0 fails (why in `why`). */
-static int judge(const sc_expect *x, const cJSON *metrics, cJSON *out, char *why, size_t len)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(metrics, x->metric);
-	cJSON_AddStringToObject(out, "metric", x->metric);
-	if (x->has_min)
-		cJSON_AddNumberToObject(out, "min", x->min);
-	if (x->has_max)
-		cJSON_AddNumberToObject(out, "max", x->max);
-	if (x->has_equals) {
-		if (x->equals_is_str)
-			cJSON_AddStringToObject(out, "equals", x->equals_str);
-		else
-			cJSON_AddNumberToObject(out, "equals", x->equals_num);
-	}
-	if (!v) {
-		cJSON_AddNullToObject(out, "value");
-		snprintf(why, len, "%s: no such metric (see docs/outputs.md for the names)", x->metric);
-		return 0;
-	}
-	cJSON_AddItemToObject(out, "value", cJSON_Duplicate(v, 1));
-	if (cJSON_IsString(v)) {
-		int ok = x->has_equals && x->equals_is_str && !strcmp(v->valuestring, x->equals_str);
-		if (!ok)
-			snprintf(why, len, "%s is \"%s\", expected \"%s\"", x->metric, v->valuestring,
-				 x->equals_is_str ? x->equals_str : "a number");
-		return ok;
-	}
-	double d = v->valuedouble;
-	if (x->has_min && d < x->min) {
-		snprintf(why, len, "%s = %g, expected at least %g", x->metric, d, x->min);
-		return 0;
-	}
-	if (x->has_max && d > x->max) {
-		snprintf(why, len, "%s = %g, expected at most %g", x->metric, d, x->max);
-		return 0;
-	}
-	if (x->has_equals && (x->equals_is_str || fabs(d - x->equals_num) > 1e-9)) {
-		snprintf(why, len, "%s = %g, expected %s%g", x->metric, d, x->equals_is_str ? x->equals_str : "",
-			 x->equals_is_str ? 0.0 : x->equals_num);
-		return 0;
-	}
-	return 1;
-}
-
-static char *xml_escape(const char *s)
-{
-	size_t n = strlen(s), k = 0;
-	char *o = malloc(n * 6 + 1);
-	if (!o)
-		return NULL;
-	for (; *s; s++) {
-		const char *rep = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
-		if (rep) {
-			memcpy(o + k, rep, strlen(rep));
-			k += strlen(rep);
-		} else {
-			o[k++] = *s;
-		}
-	}
-	o[k] = '\0';
-	return o;
-}
-
-static void write_junit(engine *e, const cJSON *expects, const char *replay)
-{
-	size_t cap = 65536, len = 0;
-	char *x = malloc(cap);
-	if (!x)
-		return;
-	int tests = cJSON_GetArraySize(expects) + 1, failures = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, expects) failures += !cJSON_IsTrue(cJSON_GetObjectItem(it, "ok"));
-	failures += inv_count(e->inv) > 0;
-	char *name = xml_escape(e->sc->name), *rep = xml_escape(replay);
-	len += (size_t)snprintf(x + len, cap - len,
-				"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
-				"<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" time=\"%.3f\">\n",
-				name, tests, failures, (double)now(e) / 1e9);
-	cJSON_ArrayForEach(it, expects)
-	{
-		char *m = xml_escape(cJSON_GetObjectItem(it, "metric")->valuestring);
-		len += (size_t)snprintf(x + len, cap - len, "  <testcase classname=\"%s.expect\" name=\"%s\">", name, m);
-		if (!cJSON_IsTrue(cJSON_GetObjectItem(it, "ok"))) {
-			const cJSON *why = cJSON_GetObjectItem(it, "why");
-			char *w = xml_escape(cJSON_IsString(why) ? why->valuestring : "failed");
-			len += (size_t)snprintf(x + len, cap - len, "<failure message=\"%s\">replay: %s</failure>", w, rep);
-			free(w);
-		}
-		len += (size_t)snprintf(x + len, cap - len, "</testcase>\n");
-		free(m);
-		if (len + 4096 > cap)
-			break;
-	}
-	len += (size_t)snprintf(x + len, cap - len, "  <testcase classname=\"%s\" name=\"invariants\">", name);
-	if (inv_count(e->inv)) {
-		const cJSON *first = cJSON_GetArrayItem(inv_list(e->inv), 0);
-		const cJSON *d = first ? cJSON_GetObjectItem(first, "detail") : NULL;
-		char *w = xml_escape(cJSON_IsString(d) ? d->valuestring : "violation");
-		len += (size_t)snprintf(x + len, cap - len, "<failure message=\"%d violations: %s\">replay: %s</failure>",
-					inv_count(e->inv), w, rep);
-		free(w);
-	}
-	snprintf(x + len, cap - len, "</testcase>\n</testsuite>\n</testsuites>\n");
-	recorder_write_file(e->rec, "junit.xml", x);
-	free(name);
-	free(rep);
-	free(x);
-}
-
 /* Copy the leader's iterations.jsonl (from its virtual disk) into the output, adding evaluations. */
 static void copy_iterations(engine *e)
 {
@@ -805,7 +690,7 @@ int engine_run(const scenario *sc, const engine_opts *o, engine_result *res, cha
 	clock_gettime(CLOCK_MONOTONIC, &e->wall0);
 	openblas_set_num_threads(1);
 	FILE *logf = NULL;
-	int rc = recorder_new(o->out_dir, columns, NCOLS, &e->rec);
+	int rc = recorder_new(o->out_dir, verdict_columns, NCOLS, &e->rec);
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot write the output directory", o->out_dir ? o->out_dir : "?");
 		free(e);
@@ -826,65 +711,13 @@ int engine_run(const scenario *sc, const engine_opts *o, engine_result *res, cha
 	} else {
 		double wall = wall_now(e);
 		cJSON *metrics = final_metrics(e, wall);
-		cJSON *expects = cJSON_CreateArray();
-		for (size_t i = 0; i < sc->n_expect; i++) {
-			cJSON *x = cJSON_CreateObject();
-			char why[300] = "";
-			int ok = judge(&sc->expect[i], metrics, x, why, sizeof why);
-			cJSON_AddBoolToObject(x, "ok", ok);
-			if (!ok) {
-				cJSON_AddStringToObject(x, "why", why);
-				if (!res->expect_failed++)
-					snprintf(res->first_failure, sizeof res->first_failure, "expectation failed: %s", why);
-			}
-			cJSON *ev = cJSON_Duplicate(x, 1);
-			recorder_event(e->rec, now(e), "expect", ev);
-			cJSON_AddItemToArray(expects, x);
-		}
-		res->violations = inv_count(e->inv);
-		if (res->violations && !res->expect_failed) {
-			const cJSON *first = cJSON_GetArrayItem(inv_list(e->inv), 0);
-			snprintf(res->first_failure, sizeof res->first_failure, "invariant %s violated at %.3f s on %s: %s",
-				 cJSON_GetObjectItem(first, "invariant")->valuestring,
-				 cJSON_GetObjectItem(first, "t")->valuedouble,
-				 cJSON_GetObjectItem(first, "node")->valuestring,
-				 cJSON_GetObjectItem(first, "detail")->valuestring);
-		}
-		res->ok = !res->expect_failed && !res->violations;
 		res->trace_hash = rt_sim_trace_hash(e->sim);
-		res->events_hash = recorder_events_hash(e->rec);
-		res->events = recorder_events_count(e->rec);
 		res->sim_time_s = (double)now(e) / 1e9;
 		res->wall_time_s = wall;
-
-		char replay[700], hex[32];
-		snprintf(replay, sizeof replay, "bin/sim run %s --seed %" PRIu64, sc->file, sc->seed);
-		cJSON *sum = cJSON_CreateObject();
-		cJSON_AddStringToObject(sum, "scenario", sc->name);
-		cJSON_AddNumberToObject(sum, "seed", (double)sc->seed);
-		cJSON_AddStringToObject(sum, "commit", FL_COMMIT);
-		cJSON_AddStringToObject(sum, "mode", "sim");
-		snprintf(hex, sizeof hex, "%016" PRIx64, res->trace_hash);
-		cJSON_AddStringToObject(sum, "trace_hash", hex);
-		snprintf(hex, sizeof hex, "%016" PRIx64, res->events_hash);
-		cJSON_AddStringToObject(sum, "events_hash", hex);
-		cJSON_AddNumberToObject(sum, "sim_time_s", res->sim_time_s);
-		cJSON_AddNumberToObject(sum, "wall_time_s", wall);
-		cJSON_AddNumberToObject(sum, "speedup", wall > 0 ? res->sim_time_s / wall : 0);
-		cJSON_AddItemToObject(sum, "metrics", metrics);
-		cJSON_AddItemToObject(sum, "expect", expects);
-		cJSON_AddItemToObject(sum, "violations", cJSON_Duplicate(inv_list(e->inv), 1));
-		cJSON_AddItemToObject(sum, "scenario_resolved", scenario_to_json(sc));
-		cJSON_AddBoolToObject(sum, "ok", res->ok);
-		cJSON_AddStringToObject(sum, "replay", replay);
-		char *text = cJSON_Print(sum);
-		if (text) {
-			recorder_write_file(e->rec, "summary.json", text);
-			free(text);
-		}
-		write_junit(e, expects, replay);
+		verdict_in vi = {.sc = sc, .mode = "sim", .rec = e->rec, .now_ns = now(e),
+				  .violations = inv_count(e->inv), .violation_list = inv_list(e->inv)};
+		verdict_write(&vi, metrics, res);
 		copy_iterations(e);
-		cJSON_Delete(sum);
 	}
 	/* tear down: fleet and cluster first (they use the sim), then the sim */
 	if (e->fl) {

@@ -76,7 +76,7 @@ static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 static void srv_on_close(rt_stream *s, int err, void *data)
 {
 	pp_conn *c = data;
-	for (int i = 0; c->srv && i < PP_MAX_CONNS; i++)
+	for (int i = 0; i < PP_MAX_CONNS; i++)
 		if (c->srv->conns[i] == c)
 			c->srv->conns[i] = NULL;
 	free(c);
@@ -131,12 +131,14 @@ void pp_server_stop(pp_server *srv)
 {
 	if (!srv)
 		return;
+	static const rt_stream_cbs none = {NULL, NULL, NULL};
 	rt_listener_close(srv->l);
 	for (int i = 0; i < PP_MAX_CONNS; i++)
 		if (srv->conns[i]) {
-			/* the conn is freed by its on_close; detach so it cannot reach srv */
-			srv->conns[i]->srv = NULL;
+			/* detach first: the stream may outlive us, and its on_close must find nobody */
+			rt_stream_set_cbs(srv->conns[i]->s, &none, NULL);
 			rt_stream_reset(srv->conns[i]->s);
+			free(srv->conns[i]);
 		}
 	free(srv);
 }

@@ -44,9 +44,11 @@ typedef struct fleet_observer {
 	/* An updateModel the server accepted (SUCCEED): the upload as sent. */
 	void (*on_update_accepted)(void *ctx, int server, long device, int64_t iteration,
 				   double data_size, const float *weights, size_t n);
-	/* A model a server served on getModel SUCCEED (for agreement checks and evaluation). */
+	/* A model a server served on getModel SUCCEED (for agreement checks and evaluation);
+	 * iteration is the answer's model_iteration, else the iteration the device asked for. */
 	void (*on_model)(void *ctx, int server, int64_t iteration, const float *weights, size_t n);
-	/* A startFLJob/updateModel answered RequestError because of the timestamp (replay check). */
+	/* A request answered RequestError because of its timestamp (the replay check: a reason
+	 * naming the timestamp and a difference); device_wall_ms = the device's clock at send. */
 	void (*on_time_rejected)(void *ctx, int server, long device, int64_t device_wall_ms);
 	void *ctx;
 } fleet_observer;
@@ -91,8 +93,11 @@ typedef struct fleet_config {
 	char url_prefix[64];  /* http_url_prefix ("" by default) */
 	fleet_dist compute_ms_per_sample, bandwidth_kbps, clock_skew_ms, session_s;
 	fleet_dist samples; /* data size per device (fixed 600 by default) */
-	double online_fraction; /* share of devices online at any time (1 = always) */
-	double dropout;         /* probability of vanishing mid-round */
+	/* Availability: devices alternate online sessions of session_s seconds and offline spells
+	 * of session_s * (1 - f) / f, so a share f is online at any time (1 = always); a session
+	 * that ends mid-iteration ends after it. */
+	double online_fraction;
+	double dropout;         /* probability of vanishing mid-round (after startFLJob, ~30 s) */
 	fleet_train_fn train;   /* NULL (and no train_batch) = synthetic */
 	fleet_train_batch_fn train_batch; /* used instead of train when set */
 	size_t train_batch_max; /* jobs per train_batch call (default 256) */
@@ -120,7 +125,7 @@ int fleet_resize(fleet *f, long devices);
 void fleet_skew(fleet *f, double share, int64_t offset_ms);
 
 typedef struct fleet_stats {
-	long devices, online, training, in_request;
+	long devices, online, training, in_request; /* online: not in an offline spell */
 	uint64_t requests[FLEET_ROUNDS], ok[FLEET_ROUNDS], rejected[FLEET_ROUNDS], conn_errors;
 	uint64_t updates_accepted, bytes_out, bytes_in, time_rejected, dropouts;
 	size_t bytes_per_device; /* fleet-owned memory / devices */

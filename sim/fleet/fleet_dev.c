@@ -397,6 +397,21 @@ static void on_response(int err, const http_response *resp, void *data)
 		return;
 	}
 	if (d->state == D_GONE) {
+		/* removed by a resize while uploading: if the server accepted the upload it counts
+		 * in the FedAvg, so the observer (validity) must still hear of it */
+		cJSON *h = NULL;
+		if (round == FLEET_UPDATE && !err && resp->status == 200 && f->cfg.obs.on_update_accepted &&
+		    !envelope_decode(resp->body, resp->body_len, &h, NULL, NULL) &&
+		    json_i64(h, "retcode", 500) == 200) {
+			const float *w = d->weights;
+			if (!w) {
+				synthetic_update(f, d, f->scratch, f->cfg.model->total);
+				w = f->scratch;
+			}
+			f->cfg.obs.on_update_accepted(f->cfg.obs.ctx, d->req_sid, (long)d->index, d->iteration,
+						      d->data_size, w, f->cfg.model->total);
+		}
+		cJSON_Delete(h);
 		fleet_dev_drop_upload(d);
 		return;
 	}

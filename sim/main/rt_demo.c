@@ -1,7 +1,6 @@
 /*
  * rt-demo — runs one small program written only against node/rt/rt.h (sim/pingpong.c) on both
- * runtime backends and shows they behave the same. `make run` runs it until the scenario engine
- * exists; it says so, and claims nothing more.
+ * runtime backends and shows they behave the same: the smallest proof of the seam.
  */
 #include "../../node/rt/rt_uv.h"
 #include "../pingpong.h"
@@ -18,6 +17,7 @@
 typedef struct result {
 	int done, err;
 	char transcript[4096];
+	rt_uv *uv; /* live run: stop the loop when the client is done (the listener keeps it alive) */
 } result;
 
 static void on_done(int err, void *data)
@@ -25,6 +25,8 @@ static void on_done(int err, void *data)
 	result *r = data;
 	r->done = 1;
 	r->err = err;
+	if (r->uv)
+		rt_uv_stop(r->uv);
 }
 
 static int run_sim(uint64_t seed, int rounds, result *r, uint64_t *hash, double *virt_s)
@@ -55,6 +57,7 @@ static int run_uv(uint64_t seed, int rounds, result *r)
 	if (!mkdtemp(dir))
 		return -1;
 	rt_uv *u = rt_uv_new();
+	r->uv = u;
 	rt_host *hs, *hc;
 	rt_uv_host_config cs = {.name = "server", .ip = "127.0.0.1", .data_dir = dir,
 				.seed = rt_seed_derive(seed, "server")};
@@ -103,8 +106,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	printf("flbench rt-demo: the scenario engine is not built yet. This demo runs one small\n"
-	       "program written only against the runtime seam (node/rt/rt.h) on both backends.\n\n");
+	printf("flbench rt-demo: one small program written only against the runtime seam\n"
+	       "(node/rt/rt.h), run on both backends. Scenarios run with bin/sim.\n\n");
 	result rs = {0}, ru = {0};
 	uint64_t hash = 0;
 	double virt = 0;

@@ -18,6 +18,7 @@ typedef struct outcome {
 	int done, err;
 	char transcript[4096];
 	uint64_t hash;
+	rt_uv *uv; /* live runs: stop the loop when the client is done (the listener keeps it alive) */
 } outcome;
 
 static void on_done(int err, void *data)
@@ -25,6 +26,8 @@ static void on_done(int err, void *data)
 	outcome *o = data;
 	o->done = 1;
 	o->err = err;
+	if (o->uv)
+		rt_uv_stop(o->uv);
 }
 
 static outcome run_sim(uint64_t seed, int rounds)
@@ -56,6 +59,7 @@ static outcome run_uv(uint64_t seed, int rounds)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	rt_uv *u = rt_uv_new();
 	ck_assert_ptr_nonnull(u);
+	o.uv = u;
 	rt_host *hs, *hc;
 	rt_uv_host_config cs = {.name = "server", .ip = "127.0.0.1", .data_dir = dir,
 				.seed = rt_seed_derive(seed, "server")};
@@ -122,6 +126,7 @@ START_TEST(refused_on_both_backends)
 
 	outcome ou = {0};
 	rt_uv *u = rt_uv_new();
+	ou.uv = u;
 	rt_host *hu, *hl;
 	rt_uv_host_config cc = {.name = "client", .ip = "127.0.0.1", .data_dir = "/tmp", .seed = 1};
 	rt_uv_host_config cl = {.name = "probe", .ip = "127.0.0.1", .data_dir = "/tmp", .seed = 2};
