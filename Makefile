@@ -112,9 +112,17 @@ run: deps
 	@echo "report: reports/out/quickstart/report.html"
 
 
+# ---- benchmarks (issue 8; tests/bench/): every tests/bench/*.c is a program of its own,
+# $(OUT)/bench/<name>, built and run only by `make bench` (never by `make test`).
+$(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(LIB) $(LLHTTP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
+-include $(wildcard $(OUT)/obj/tests/bench/*.d)
+
 bench: deps
-	$(MAKE) build
-	@echo "make bench: no benchmarks yet (see issue 8)"; exit 1
+	$(MAKE) build $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
+	BIN=$(abspath $(BINDIR)) BENCH_BIN=$(abspath $(OUT)/bench) sh tests/bench/run.sh
+# ---- end of benchmarks
 
 clean:
 	rm -rf build bin reports/out

@@ -4,9 +4,9 @@
  * Pure computation: no I/O, no time, no globals but constant tables. The OpenBLAS calls run on
  * whatever thread count the process set; under simulation the entry point sets it to 1.
  */
-#include "model/model.h"
+#include "model.h"
 
-#include "rt/rt.h"
+#include "../rt/rt.h"
 
 #include <cblas.h>
 #include <limits.h>

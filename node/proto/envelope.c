@@ -91,7 +91,8 @@ static int build_fmap(const env_tensor *t, size_t n, cJSON **out, size_t *total)
 	off = 0;
 	for (size_t i = 0; i < n; i++) {
 		cJSON *e = cJSON_CreateObject();
-		if (!e || !cJSON_AddItemToArray(arr, e) || !cJSON_AddStringToObject(e, "name", t[i].name) ||
+		if (!e || !cJSON_AddItemToArray(arr, e) ||
+		    !cJSON_AddStringToObject(e, "name", t[i].name) ||
 		    !cJSON_AddNumberToObject(e, "offset", (double)off) ||
 		    !cJSON_AddNumberToObject(e, "count", (double)t[i].count)) {
 			cJSON_Delete(arr);
@@ -204,7 +205,8 @@ static int parse_fmap(const cJSON *fmap, const uint8_t *region, size_t nfloats,
 	size_t i = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, fmap) {
-		const cJSON *name = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "name") : NULL;
+		const cJSON *name =
+			cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "name") : NULL;
 		size_t off, cnt;
 		if (!cJSON_IsString(name) || !name->valuestring[0] ||
 		    get_index(e, "offset", nfloats, &off) || get_index(e, "count", nfloats, &cnt) ||

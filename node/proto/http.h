@@ -52,14 +52,15 @@ typedef void (*http_handler)(http_server *srv, http_request *r, void *data);
 int http_server_start(rt_host *h, const char *ip, uint16_t port, const http_server_config *cfg,
 		      http_handler handler, void *data, http_server **out);
 /* Close the listener and every connection; requests not yet answered are freed (a later
- * http_respond on them is not allowed: stop only from outside handlers' pending work). */
+ * http_respond on them is not allowed: stop only from outside handlers' pending work). Called
+ * from inside a handler, the stop completes when that handler returns. */
 void http_server_stop(http_server *srv);
 uint16_t http_server_port(const http_server *srv);
 
 /*
  * Answer a request: status code, content type (NULL = "application/json"), body (copied).
- * Frees the request. If its connection is already gone, this only frees it.
- * extra_headers: NULL or lines like "Retry-After: 1\r\n" (copied).
+ * Frees the request. If its connection is already gone, this only frees it and returns
+ * RT_ECLOSED. extra_headers: NULL or lines like "Retry-After: 1\r\n" (copied).
  */
 int http_respond(http_request *r, int status, const char *content_type, const void *body,
 		 size_t body_len, const char *extra_headers);
@@ -93,7 +94,9 @@ typedef struct http_client_config {
 } http_client_config;
 
 int http_client_new(rt_host *h, const http_client_config *cfg, http_client **out);
-/* Cancels outstanding requests (their callbacks get RT_ECANCELED, queued) and frees. */
+/* Cancels outstanding requests and frees. Their callbacks get RT_ECANCELED synchronously,
+ * inside this call, in issue order (so nothing reaches the owner after it returns); requests
+ * issued from those callbacks fail with RT_ECLOSED. */
 void http_client_free(http_client *c);
 
 /*

@@ -108,6 +108,52 @@ int http_buf_error_json(http_buf *b, const char *msg)
 	return 0;
 }
 
+int http_buf_add_extra(http_buf *b, const char *extra)
+{
+	if (!extra || !*extra)
+		return 0;
+	size_t n = strlen(extra);
+	int rc = http_buf_add(b, extra, n);
+	if (!rc && (n < 2 || strcmp(extra + n - 2, "\r\n")))
+		rc = http_buf_adds(b, "\r\n");
+	return rc;
+}
+
+int http_buf_response(http_buf *b, int status, const char *content_type, const void *body,
+		      size_t body_len, const char *extra, const char *connection, int omit_body)
+{
+	int rc = http_buf_addf(b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
+			       status, http_status_text(status),
+			       content_type ? content_type : "application/json", body_len);
+	if (!rc && connection)
+		rc = http_buf_addf(b, "Connection: %s\r\n", connection);
+	if (!rc)
+		rc = http_buf_add_extra(b, extra);
+	if (!rc)
+		rc = http_buf_adds(b, "\r\n");
+	if (!rc && !omit_body)
+		rc = http_buf_add(b, body, body_len);
+	return rc;
+}
+
+int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *method,
+		     const char *path, const char *content_type, const void *body, size_t body_len,
+		     const char *extra)
+{
+	int rc = http_buf_addf(b, "%s %s HTTP/1.1\r\nHost: %s:%u\r\n", method, path, ip, port);
+	if (!rc && content_type)
+		rc = http_buf_addf(b, "Content-Type: %s\r\n", content_type);
+	if (!rc && (body_len || (strcmp(method, "GET") && strcmp(method, "HEAD"))))
+		rc = http_buf_addf(b, "Content-Length: %zu\r\n", body_len);
+	if (!rc)
+		rc = http_buf_add_extra(b, extra);
+	if (!rc)
+		rc = http_buf_adds(b, "\r\n");
+	if (!rc)
+		rc = http_buf_add(b, body, body_len);
+	return rc;
+}
+
 const char *http_status_text(int status)
 {
 	switch (status) {

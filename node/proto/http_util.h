@@ -37,4 +37,19 @@ int http_buf_add_json(http_buf *b, const char *s);
 /* Build {"error_message": "<msg escaped>", "code": "1"} into b. */
 int http_buf_error_json(http_buf *b, const char *msg);
 
+/* Append extra header lines (NULL or "" for none), adding the final CRLF when missing. */
+int http_buf_add_extra(http_buf *b, const char *extra);
+
+/* A whole response: status line, Content-Type (NULL = application/json), Content-Length, a
+ * Connection header when `connection` is not NULL ("close", "keep-alive"), extra lines, the
+ * blank line, then the body unless omit_body (answers to HEAD keep only the length). */
+int http_buf_response(http_buf *b, int status, const char *content_type, const void *body,
+		      size_t body_len, const char *extra, const char *connection, int omit_body);
+
+/* A whole request with Host, Content-Type when given, Content-Length (left out only for a
+ * GET or HEAD without a body), extra lines, then the body. */
+int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *method,
+		     const char *path, const char *content_type, const void *body, size_t body_len,
+		     const char *extra);
+
 #endif

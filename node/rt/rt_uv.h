@@ -8,6 +8,8 @@
 
 #include "rt.h"
 
+#include <stdio.h> /* FILE in rt_uv_host_config */
+
 typedef struct rt_uv rt_uv;
 
 typedef struct rt_uv_host_config {

@@ -17,6 +17,9 @@
 #include "../../node/util/flags.h"
 #include "../fleet/fleet.h"
 #include "../fleet/train_real.h"
+#ifdef FL_HAVE_CUDA
+#include "../fleet/train_cuda.h"
+#endif
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -39,6 +42,7 @@ typedef struct opts {
 	char servers[FLAG_STR_MAX];
 	int64_t devices;
 	char training[FLAG_STR_MAX];
+	char train_backend[FLAG_STR_MAX];
 	char model[FLAG_STR_MAX];
 	int64_t seed;
 	char out[FLAG_STR_MAX];
@@ -72,6 +76,7 @@ typedef struct app {
 	fleet *fl;
 	model_def def;
 	train_real *tr;
+	void *cuda; /* train_cuda, when built with CUDA and asked for */
 	http_client *disc; /* GET /nodes */
 	int disc_busy;
 	fleet_server servers[MAX_SERVERS];
@@ -88,7 +93,7 @@ typedef struct app {
 	int64_t max_iter;
 } app;
 
-#define NFLAGS 29
+#define NFLAGS 30
 static void flag_table(opts *o, flag_def *d)
 {
 	flag_def t[NFLAGS] = {
@@ -99,6 +104,8 @@ static void flag_table(opts *o, flag_def *d)
 		 "static server list host:port,... (instead of discovery)", 0},
 		{"devices", FLAG_INT, &o->devices, "number of simulated devices", 0},
 		{"training", FLAG_STR, o->training, "synthetic or real (LeNet-5 on Fashion-MNIST)", 0},
+		{"train_backend", FLAG_STR, o->train_backend,
+		 "real training on: cpu (one device at a time) or cuda (batched on the GPU)", 0},
 		{"model", FLAG_STR, o->model, "model the servers run: lenet5 or synthetic:N", 0},
 		{"seed", FLAG_INT, &o->seed, "seed of every device draw and of the partitions", 0},
 		{"out", FLAG_STR, o->out, "directory for requests.csv, eval.csv, summary.json", 0},
@@ -140,6 +147,7 @@ static void defaults(opts *o)
 	o->devices = 100;
 	snprintf(o->training, sizeof o->training, "synthetic");
 	snprintf(o->model, sizeof o->model, "lenet5");
+	snprintf(o->train_backend, sizeof o->train_backend, "cpu");
 	o->seed = 1;
 	snprintf(o->ip, sizeof o->ip, "127.0.0.1");
 	snprintf(o->fl_name, sizeof o->fl_name, "Lenet");
@@ -580,6 +588,29 @@ static int configure(app *a, fleet_config *fc, char *err, size_t errlen)
 		fc->train_samples = train_real_samples;
 		fc->train_ctx = a->tr;
 	}
+	if (!strcmp(o->train_backend, "cuda")) {
+#ifdef FL_HAVE_CUDA
+		train_cuda *tc = NULL;
+		char why[256];
+		if (a->tr && train_cuda_new(a->tr, &tc, why, sizeof why)) {
+			snprintf(err, errlen, "--train_backend=cuda: %s", why);
+			return -1;
+		}
+		if (tc) {
+			a->cuda = tc;
+			fc->train = NULL;
+			fc->train_batch = train_cuda_batch_fn;
+			fc->train_samples = train_cuda_samples;
+			fc->train_ctx = tc;
+		}
+#else
+		snprintf(err, errlen, "--train_backend=cuda: this build has no CUDA (no nvcc)");
+		return -1;
+#endif
+	} else if (strcmp(o->train_backend, "cpu")) {
+		snprintf(err, errlen, "--train_backend must be cpu or cuda");
+		return -1;
+	}
 	return 0;
 }
 
@@ -669,6 +700,9 @@ int main(int argc, char **argv)
 	if (a.eval_csv)
 		fclose(a.eval_csv);
 	rt_uv_free(a.u);
+#ifdef FL_HAVE_CUDA
+	train_cuda_free(a.cuda);
+#endif
 	train_real_free(a.tr);
 	return 0;
 }

@@ -1,0 +1,570 @@
+/*
+ * srv_api.c — the device API: POST {http_url_prefix}/{startFLJob,updateModel,getModel,
+ * pushMetrics} with envelope bodies (proto/envelope.h), MindSpore's field names, retcodes and
+ * reasons; the gate answers in plain text; GET /metrics.
+ *
+ * startFLJob and updateModel wait for the leader's count (srv_count.c), so they are answered
+ * later; the request then sits in s->pend with a deadline.
+ */
+#include "srv_int.h"
+
+#include "../proto/envelope.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { RC_SUCCEED = 200, RC_SUCNOTREADY = 201, RC_OUTOFTIME = 300, RC_REQUESTERROR = 400,
+       RC_SYSTEMERROR = 500, RC_GATE = 1 };
+
+static const char *const round_names[SRV_NROUNDS] = { "startFLJob", "updateModel", "getModel",
+						      "pushMetrics", "other" };
+
+#define GATE_NOT_READY "The server's training job is not ready."
+#define GATE_DISABLED "The server's training job is disabled or finished."
+#define GATE_SAFEMODE "The cluster is in safemode."
+
+static void fmt_ms(char *buf, size_t len, int64_t ms)
+{
+	snprintf(buf, len, "%" PRId64, ms);
+}
+
+static int64_t next_req(srv *s, int64_t hint)
+{
+	int64_t now = srv_now_ms(s);
+
+	if (hint > now)
+		return hint;
+	if (s->next_req_ms > now)
+		return s->next_req_ms;
+	return now + s->cfg.start_fl_job_time_window;
+}
+
+static srv_iter_stats *stats(srv *s) { return &s->st; }
+
+static void round_stat(srv *s, int round, int accept)
+{
+	srv_round_stats *rs = NULL;
+
+	if (round == SRV_ROUND_START)
+		rs = &stats(s)->start;
+	else if (round == SRV_ROUND_UPDATE)
+		rs = &stats(s)->update;
+	else if (round == SRV_ROUND_GET)
+		rs = &stats(s)->get;
+	if (!rs)
+		return;
+	rs->total++;
+	if (accept)
+		rs->accept++;
+	else
+		rs->reject++;
+}
+
+/*
+ * Answer with an envelope: hdr (consumed; NULL = a new one) gets retcode, reason, timestamp and,
+ * with a model, the feature map.
+ */
+static void reply(srv *s, http_request *r, int round, int retcode, const char *reason, cJSON *hdr,
+		  const srv_model *m)
+{
+	env_tensor t[MODEL_MAX_TENSORS];
+	size_t nt = 0;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	char ts[32];
+
+	if (!hdr)
+		hdr = cJSON_CreateObject();
+	if (!hdr) {
+		http_respond(r, 500, "text/plain", "out of memory", 13, NULL);
+		return;
+	}
+	cJSON_AddNumberToObject(hdr, "retcode", retcode);
+	cJSON_AddStringToObject(hdr, "reason", reason);
+	fmt_ms(ts, sizeof ts, srv_now_ms(s));
+	cJSON_AddStringToObject(hdr, "timestamp", ts);
+	if (m) {
+		for (size_t i = 0; i < s->def.ntensors; i++) {
+			t[i].name = s->def.tensors[i].name;
+			t[i].data = m->w + s->def.tensors[i].offset;
+			t[i].count = s->def.tensors[i].count;
+		}
+		nt = s->def.ntensors;
+	}
+	int rc = envelope_encode(hdr, t, nt, &out, &len);
+	cJSON_Delete(hdr);
+	srv_count_request(s, round, retcode);
+	round_stat(s, round, retcode == RC_SUCCEED);
+	if (rc) {
+		http_respond(r, 500, "text/plain", "encoding failed", 15, NULL);
+		return;
+	}
+	s->api_bytes_out += len;
+	http_respond(r, 200, "application/octet-stream", out, len, NULL);
+	free(out);
+}
+
+static void reply_next(srv *s, http_request *r, int round, int retcode, const char *reason,
+		       int64_t next)
+{
+	cJSON *hdr = cJSON_CreateObject();
+	char buf[32];
+
+	fmt_ms(buf, sizeof buf, next_req(s, next));
+	if (hdr) {
+		cJSON_AddNumberToObject(hdr, "iteration", (double)s->iteration);
+		cJSON_AddStringToObject(hdr, "next_req_time", buf);
+	}
+	reply(s, r, round, retcode, reason, hdr, NULL);
+}
+
+static void gate(srv *s, http_request *r, int round, const char *text)
+{
+	srv_count_request(s, round, RC_GATE);
+	s->api_bytes_out += strlen(text);
+	http_respond(r, 200, "text/plain", text, strlen(text), NULL);
+}
+
+/* ---- field helpers ---- */
+
+static const char *field_str(const cJSON *h, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static int field_int(const cJSON *h, const char *key, int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
+
+	if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+		*out = (int64_t)v->valuedouble;
+		return 0;
+	}
+	if (cJSON_IsString(v) && v->valuestring[0]) {
+		char *end;
+		errno = 0;
+		long long x = strtoll(v->valuestring, &end, 10);
+		if (!errno && !*end) {
+			*out = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The replay check: 0 when the timestamp is within replay_attack_time_diff of our clock. */
+static int check_timestamp(srv *s, const cJSON *h, char *why, size_t len)
+{
+	int64_t ts, now = srv_now_ms(s);
+
+	if (field_int(h, "timestamp", &ts) != 0) {
+		snprintf(why, len, "The request's timestamp is missing or not a number.");
+		return -1;
+	}
+	int64_t d = ts > now ? ts - now : now - ts;
+	if (d > s->cfg.replay_attack_time_diff) {
+		snprintf(why, len, "The request's timestamp %" PRId64 " ms differs from the server's "
+			 "time %" PRId64 " ms by %" PRId64 " ms, more than replay_attack_time_diff "
+			 "(%" PRId64 " ms).", ts, now, d, (int64_t)s->cfg.replay_attack_time_diff);
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy an upload into model order; 0, or -1 with why. */
+static int check_fmap(srv *s, const env_tensor *t, size_t nt, float *dst, char *why, size_t len)
+{
+	if (nt == 0) {
+		snprintf(why, len, "Feature map is empty.");
+		return -1;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		int k = model_def_find(&s->def, t[i].name);
+		if (k < 0) {
+			snprintf(why, len, "Feature map tensor '%s' is not part of model %s.",
+				 t[i].name, s->cfg.model);
+			return -1;
+		}
+		if (t[i].count != s->def.tensors[k].count) {
+			snprintf(why, len, "Feature map tensor '%s' has %zu floats, the model expects "
+				 "%zu.", t[i].name, t[i].count, s->def.tensors[k].count);
+			return -1;
+		}
+	}
+	for (size_t k = 0; k < s->def.ntensors; k++) {
+		size_t i;
+		for (i = 0; i < nt; i++)
+			if (strcmp(t[i].name, s->def.tensors[k].name) == 0)
+				break;
+		if (i == nt) {
+			snprintf(why, len, "Feature map lacks tensor '%s' of model %s.",
+				 s->def.tensors[k].name, s->cfg.model);
+			return -1;
+		}
+		float *d = dst + s->def.tensors[k].offset;
+		memcpy(d, t[i].data, t[i].count * sizeof(float));
+		for (size_t j = 0; j < t[i].count; j++) {
+			if (!isfinite(d[j])) {
+				snprintf(why, len, "Feature map tensor '%s' holds a value that is not "
+					 "finite.", t[i].name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- rounds ---- */
+
+static cJSON *plan_json(srv *s)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (!p)
+		return NULL;
+	cJSON_AddStringToObject(p, "fl_name", s->cfg.fl_name);
+	cJSON_AddNumberToObject(p, "epochs", (double)s->cfg.client_epoch_num);
+	cJSON_AddNumberToObject(p, "mini_batch", (double)s->cfg.client_batch_size);
+	cJSON_AddNumberToObject(p, "lr", s->cfg.client_learning_rate);
+	cJSON_AddNumberToObject(p, "iterations", (double)s->cfg.fl_iteration_num);
+	return p;
+}
+
+static void start_fl_job(srv *s, http_request *r, const cJSON *h)
+{
+	const char *fl_id = field_str(h, "fl_id");
+	int64_t ds = 0;
+	char why[256];
+
+	if (!fl_id || !field_str(h, "fl_name") || !cJSON_GetObjectItemCaseSensitive(h, "timestamp")) {
+		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR,
+		      "The startFLJob request lacks fl_id, fl_name or timestamp.", NULL, NULL);
+		return;
+	}
+	if (strlen(fl_id) >= sizeof(((srv_pending *)0)->fl_id)) {
+		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR, "fl_id is too long.", NULL, NULL);
+		return;
+	}
+	if (check_timestamp(s, h, why, sizeof why)) {
+		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR, why, NULL, NULL);
+		return;
+	}
+	if (field_int(h, "data_size", &ds) != 0 || ds < 1) {
+		reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "FL job data size is not enough.", 0);
+		return;
+	}
+	srv_pending *p = calloc(1, sizeof *p);
+	if (!p) {
+		reply(s, r, SRV_ROUND_START, RC_SYSTEMERROR, "out of memory", NULL, NULL);
+		return;
+	}
+	p->round = SRV_ROUND_START;
+	p->req = r;
+	p->iteration = s->iteration;
+	snprintf(p->fl_id, sizeof p->fl_id, "%s", fl_id);
+	p->data_size = ds;
+	srv_count_submit(s, p);
+}
+
+static void update_model(srv *s, http_request *r, const cJSON *h, const env_tensor *t, size_t nt)
+{
+	const char *fl_id = field_str(h, "fl_id");
+	int64_t iter;
+	char why[320];
+
+	if (!fl_id || !cJSON_GetObjectItemCaseSensitive(h, "timestamp") ||
+	    field_int(h, "iteration", &iter) != 0) {
+		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR,
+		      "The updateModel request lacks fl_id, iteration or timestamp.", NULL, NULL);
+		return;
+	}
+	if (strlen(fl_id) >= sizeof(((srv_pending *)0)->fl_id)) {
+		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, "fl_id is too long.", NULL, NULL);
+		return;
+	}
+	if (check_timestamp(s, h, why, sizeof why)) {
+		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
+		return;
+	}
+	if (srv_is_leader(s) && (s->phase != SRV_PH_RUN || (int64_t)s->updates.n >= s->update_thr) &&
+	    iter == s->iteration) {
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_OUTOFTIME,
+			   "Current amount for updateModel is enough. Please retry later.", 0);
+		return;
+	}
+	if (iter != s->iteration) {
+		int64_t nx = next_req(s, 0);
+		snprintf(why, sizeof why, "UpdateModel iteration number is invalid:%" PRId64
+			 ", current iteration:%" PRId64 ". Retry later at time: %" PRId64, iter,
+			 s->iteration, nx);
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_OUTOFTIME, why, nx);
+		return;
+	}
+	srv_pending *p = calloc(1, sizeof *p);
+	if (p)
+		p->weights = malloc(s->def.total * sizeof(float));
+	if (!p || !p->weights) {
+		srv_pending_free(p);
+		reply(s, r, SRV_ROUND_UPDATE, RC_SYSTEMERROR, "out of memory", NULL, NULL);
+		return;
+	}
+	if (check_fmap(s, t, nt, p->weights, why, sizeof why)) {
+		srv_pending_free(p);
+		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
+		return;
+	}
+	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h, "upload_loss");
+	if (cJSON_IsNumber(loss) && isfinite(loss->valuedouble)) {
+		p->upload_loss = loss->valuedouble;
+		p->has_loss = 1;
+	}
+	p->round = SRV_ROUND_UPDATE;
+	p->req = r;
+	p->iteration = iter;
+	snprintf(p->fl_id, sizeof p->fl_id, "%s", fl_id);
+	srv_count_submit(s, p);
+}
+
+void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter, int64_t ds,
+			int64_t next)
+{
+	char why[320];
+	http_request *r = p->req;
+
+	/* The iteration moved on while we waited (a lost link, a resync): the count no longer
+	 * belongs to this server's iteration. */
+	if (result == SRV_CNT_OK && p->iteration != s->iteration)
+		result = SRV_CNT_BUSY;
+	if (p->round == SRV_ROUND_START) {
+		if (result == SRV_CNT_OK) {
+			cJSON *hdr = cJSON_CreateObject();
+			char buf[32];
+			fmt_ms(buf, sizeof buf, next_req(s, next));
+			srv_model *m = srv_store_get(&s->store, s->iteration - 1);
+			if (!m && s->store.n)
+				m = srv_store_latest(&s->store)->m;
+			if (hdr) {
+				cJSON_AddNumberToObject(hdr, "iteration", (double)s->iteration);
+				cJSON_AddBoolToObject(hdr, "is_selected", 1);
+				cJSON_AddStringToObject(hdr, "next_req_time", buf);
+				cJSON_AddItemToObject(hdr, "fl_plan_config", plan_json(s));
+			}
+			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", hdr, m);
+		} else if (result == SRV_CNT_FULL) {
+			reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "Current amount for startFLJob has "
+				   "reached the threshold. Please startFLJob later.", next);
+		} else {
+			reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME,
+				   "Counting start fl job request failed. Please retry later.", next);
+		}
+		return;
+	}
+	switch (result) {
+	case SRV_CNT_OK:
+		srv_accumulate(s, p->weights, ds);
+		if (p->has_loss) {
+			s->st.upload_loss_sum += p->upload_loss;
+			s->st.upload_loss_n++;
+		}
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_SUCCEED, "success", next);
+		break;
+	case SRV_CNT_FULL:
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_OUTOFTIME,
+			   "Current amount for updateModel is enough. Please retry later.", next);
+		break;
+	case SRV_CNT_ITER:
+		snprintf(why, sizeof why, "UpdateModel iteration number is invalid:%" PRId64
+			 ", current iteration:%" PRId64 ". Retry later at time: %" PRId64,
+			 p->iteration, leader_iter, next_req(s, next));
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_OUTOFTIME, why, next);
+		break;
+	case SRV_CNT_NOMETA:
+		snprintf(why, sizeof why, "devices_meta for %s is not set. Please retry later.",
+			 p->fl_id);
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_OUTOFTIME, why, next);
+		break;
+	case SRV_CNT_DUP:
+		snprintf(why, sizeof why, "UpdateModel for %s was already accepted in iteration %"
+			 PRId64 ".", p->fl_id, p->iteration);
+		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
+		break;
+	default:
+		reply_next(s, r, SRV_ROUND_UPDATE, RC_OUTOFTIME,
+			   "Counting for update model request failed. Please retry later.", next);
+		break;
+	}
+}
+
+static void get_model(srv *s, http_request *r, const cJSON *h)
+{
+	int64_t iter;
+	char why[320], buf[32];
+
+	if (field_int(h, "iteration", &iter) != 0 || !cJSON_GetObjectItemCaseSensitive(h, "timestamp")) {
+		reply(s, r, SRV_ROUND_GET, RC_REQUESTERROR,
+		      "The getModel request lacks iteration or timestamp.", NULL, NULL);
+		return;
+	}
+	if (check_timestamp(s, h, why, sizeof why)) {
+		reply(s, r, SRV_ROUND_GET, RC_REQUESTERROR, why, NULL, NULL);
+		return;
+	}
+	const srv_store_entry *latest = srv_store_latest(&s->store);
+	int64_t cur = s->iteration;
+	cJSON *hdr = cJSON_CreateObject();
+	if (hdr) {
+		cJSON_AddNumberToObject(hdr, "iteration", (double)cur);
+		fmt_ms(buf, sizeof buf, next_req(s, 0));
+		cJSON_AddStringToObject(hdr, "next_req_time", buf);
+	}
+	if ((iter == cur && (!latest || latest->iter != cur)) || iter == cur + 1 || !latest) {
+		snprintf(why, sizeof why, "The model is not ready yet for iteration %" PRId64 ". Maybe "
+			 "this is because\n1. Client doesn't send enough update model requests.\n2. "
+			 "The servers have not aggregated the weights yet.", iter);
+		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, hdr, NULL);
+		return;
+	}
+	srv_model *m = srv_store_get(&s->store, iter);
+	int64_t mi = iter;
+	if (!m) {
+		m = latest->m;
+		mi = latest->iter;
+	}
+	if (hdr)
+		cJSON_AddNumberToObject(hdr, "model_iteration", (double)mi);
+	snprintf(why, sizeof why, "Get model for iteration %" PRId64, iter);
+	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, hdr, m);
+}
+
+static void push_metrics(srv *s, http_request *r, const cJSON *h)
+{
+	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h, "loss");
+	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(h, "accuracy");
+	char why[320];
+
+	if (!cJSON_IsNumber(loss) || !cJSON_IsNumber(acc) || !isfinite(loss->valuedouble) ||
+	    !isfinite(acc->valuedouble)) {
+		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR,
+		      "The pushMetrics request lacks a numeric loss or accuracy.", NULL, NULL);
+		return;
+	}
+	if (check_timestamp(s, h, why, sizeof why)) {
+		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR, why, NULL, NULL);
+		return;
+	}
+	s->st.metric_loss_sum += loss->valuedouble;
+	s->st.metric_acc_sum += acc->valuedouble;
+	s->st.metric_n++;
+	cJSON *hdr = cJSON_CreateObject();
+	if (hdr)
+		cJSON_AddNumberToObject(hdr, "iteration", (double)s->iteration);
+	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", hdr, NULL);
+}
+
+/* ---- dispatch ---- */
+
+static int round_of(srv *s, const char *path)
+{
+	size_t pl = strlen(s->cfg.http_url_prefix);
+
+	if (strncmp(path, s->cfg.http_url_prefix, pl) != 0 || path[pl] != '/')
+		return -1;
+	for (int i = 0; i < SRV_ROUND_OTHER; i++)
+		if (strcmp(path + pl + 1, round_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void srv_http_handler(http_server *hs, http_request *r, void *data)
+{
+	srv *s = data;
+	(void)hs;
+
+	s->api_bytes_in += r->body_len;
+	if (strcmp(r->path, "/metrics") == 0) {
+		if (strcmp(r->method, "GET") != 0)
+			http_respond(r, 405, "text/plain", "use GET\n", 8, "Allow: GET\r\n");
+		else
+			srv_metrics_respond(s, r);
+		return;
+	}
+	int round = round_of(s, r->path);
+	if (round < 0) {
+		srv_count_request(s, SRV_ROUND_OTHER, 404);
+		http_respond(r, 404, "text/plain", "no such round\n", 14, NULL);
+		return;
+	}
+	if (strcmp(r->method, "POST") != 0) {
+		srv_count_request(s, round, 405);
+		http_respond(r, 405, "text/plain", "use POST\n", 9, "Allow: POST\r\n");
+		return;
+	}
+	if (s->join != SRV_JOIN_MEMBER || s->removed) {
+		gate(s, r, round, GATE_NOT_READY);
+		return;
+	}
+	if (s->instance_state == SRV_INST_DISABLE ||
+	    (s->instance_state == SRV_INST_FINISH && round != SRV_ROUND_GET)) {
+		gate(s, r, round, GATE_DISABLED);
+		return;
+	}
+	if (s->safemode) {
+		gate(s, r, round, GATE_SAFEMODE);
+		return;
+	}
+	cJSON *h = NULL;
+	env_tensor *t = NULL;
+	size_t nt = 0;
+	int rc = envelope_decode(r->body, r->body_len, &h, &t, &nt);
+	if (rc) {
+		char why[160];
+		snprintf(why, sizeof why, "The request body is not a valid envelope: %s.",
+			 envelope_strerror(rc));
+		reply(s, r, round, RC_REQUESTERROR, why, NULL, NULL);
+		return;
+	}
+	switch (round) {
+	case SRV_ROUND_START: start_fl_job(s, r, h); break;
+	case SRV_ROUND_UPDATE: update_model(s, r, h, t, nt); break;
+	case SRV_ROUND_GET: get_model(s, r, h); break;
+	default: push_metrics(s, r, h); break;
+	}
+	cJSON_Delete(h);
+	free(t);
+}
+
+void srv_api_fail_pending(srv *s, const char *why)
+{
+	srv_pending *p = s->pend;
+
+	if (p)
+		rt_log(s->h, RT_LOG_WARN, "failing pending device requests: %s", why);
+	s->pend = NULL;
+	while (p) {
+		srv_pending *next = p->next;
+		srv_api_count_done(s, p, SRV_CNT_BUSY, s->iteration, 0, 0);
+		srv_pending_free(p);
+		p = next;
+	}
+}
+
+void srv_api_sweep(srv *s, uint64_t now_ns)
+{
+	srv_pending **pp = &s->pend;
+
+	while (*pp) {
+		srv_pending *p = *pp;
+		if (p->deadline_ns > now_ns) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		srv_api_count_done(s, p, SRV_CNT_BUSY, s->iteration, 0, 0);
+		srv_pending_free(p);
+	}
+}
