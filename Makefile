@@ -76,7 +76,7 @@ $(LLHTTP_LIB): $(OUT)/llhttp/api.o $(OUT)/llhttp/http.o $(OUT)/llhttp/llhttp.o
 define main_rule
 $(BINDIR)/$(subst _,-,$(basename $(notdir $(1)))): $(OUT)/obj/$(1:.c=.o) $(LIB) $(LLHTTP_LIB)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(LDSAN) -o $$@ $$^ $(LDLIBS_ALL)
+	$(CC) $(LDSAN) -o $$@ $$^ $$(LDLIBS_ALL)
 endef
 $(foreach m,$(MAIN_SRC),$(eval $(call main_rule,$(m))))
 
@@ -85,6 +85,24 @@ $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB) $(LLHTTP_LIB)
 	$(CC) $(LDSAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# CUDA (optional): where nvcc exists, the release build compiles sim/fleet/*.cu (the batched
+# cuBLAS training backend) into bin/fl-fleet only. The sanitized test build never uses it (the
+# CUDA runtime and ASan do not mix), so test_train_cuda reports itself skipped there.
+ifneq ($(NVCC),)
+ifeq ($(VARIANT),rel)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_OBJ  := $(patsubst %.cu,$(OUT)/obj/%.o,$(sort $(wildcard sim/fleet/*.cu)))
+NVCCFLAGS ?= -O2 -std=c++17 -arch=sm_80
+$(OUT)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -D_GNU_SOURCE -I. -Inode -Xcompiler -Wall,-Wextra -MMD -MP -c $< -o $@
+$(OUT)/obj/sim/main/fl_fleet.o: CPPFLAGS_ALL += -DFL_HAVE_CUDA
+$(BINDIR)/fl-fleet: $(CUDA_OBJ)
+$(BINDIR)/fl-fleet: LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+-include $(CUDA_OBJ:.o=.d)
+endif
+endif
 
 deps:
 	@scripts/deps.sh
