@@ -11,7 +11,9 @@
  * 2 bad input (saying what and where).
  */
 #include "../engine.h"
+#include "../live.h"
 #include "../scenario.h"
+#include "../suite.h"
 #include "../swarm.h"
 #include "../../reports/compare.h"
 #include "../../reports/report.h"
@@ -42,6 +44,9 @@ static const char usage[] =
 	"                [--out DIR]\n"
 	"      Run seeds A to B, each in a forked child, and list the failing ones with the\n"
 	"      command that replays each.\n"
+	"  sim suite FILE [--out DIR] [--update-baselines]\n"
+	"      Run a suite (a file in scenarios/suites/): every scenario must pass and not regress\n"
+	"      against its baseline; writes one junit.xml. --update-baselines rewrites them.\n"
 	"  sim report DIR        write DIR/report.html from a run's outputs\n"
 	"  sim compare BASE NEW  compare two runs (or bench.json files); exit 1 on a regression\n"
 	"  sim list [DIR]        the scenarios in DIR (default scenarios/)\n"
@@ -88,8 +93,9 @@ static int load(const run_opts *ro, scenario **sc)
 			return 2;
 		}
 	}
-	if ((*sc)->mode == SC_MODE_LIVE) {
-		fprintf(stderr, "sim: %s: live mode is not built yet (issue 7); run with --mode sim\n", ro->file);
+	if ((*sc)->mode == SC_MODE_LIVE && ro->determinism) {
+		fprintf(stderr, "sim: %s: --check-determinism compares two sim-mode runs; a live run is not "
+			"reproducible\n", ro->file);
 		scenario_free(*sc);
 		return 2;
 	}
@@ -106,7 +112,8 @@ static int run_once(const run_opts *ro, scenario *sc, const char *out, engine_re
 {
 	char err[1024] = "";
 	engine_opts eo = {.out_dir = out, .progress = !ro->quiet && is_tty(), .verbose = ro->verbose};
-	int rc = engine_run(sc, &eo, res, err, sizeof err);
+	int rc = sc->mode == SC_MODE_LIVE ? live_run(sc, &eo, res, err, sizeof err)
+					  : engine_run(sc, &eo, res, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "sim: %s\n", err[0] ? err : "the run failed");
 		return rc == SC_EINVAL ? 2 : 2;
@@ -387,6 +394,29 @@ int main(int argc, char **argv)
 		return compare_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list"))
 		return cmd_list(argc > 2 ? argv[2] : "scenarios");
+	if (!strcmp(cmd, "suite")) {
+		const char *file = NULL, *out = NULL;
+		int update = 0;
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--update-baselines"))
+				update = 1;
+			else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+				out = argv[++i];
+			else if (!strncmp(argv[i], "--out=", 6))
+				out = argv[i] + 6;
+			else if (argv[i][0] != '-' && !file)
+				file = argv[i];
+			else {
+				fprintf(stderr, "sim suite: unexpected argument '%s'\nusage: sim suite FILE [--out DIR] [--update-baselines]\n", argv[i]);
+				return 2;
+			}
+		}
+		if (!file) {
+			fprintf(stderr, "usage: sim suite FILE [--out DIR] [--update-baselines]\n");
+			return 2;
+		}
+		return suite_main(file, out, 1, update, 0);
+	}
 	if (strcmp(cmd, "run") && strcmp(cmd, "sweep")) {
 		fprintf(stderr, "sim: unknown command '%s'\n%s", cmd, usage);
 		return 2;

@@ -10,20 +10,19 @@ trap 'rm -rf "$T"' EXIT
 fail=0
 no() { echo "FAIL: $*"; fail=1; }
 
-for f in scenarios/*.json; do
-	grep -q '"ci"' "$f" || continue
-	name=$(basename "$f" .json)
-	if "$SIM" run "$f" --quiet --no-report --out "$T/$name" >"$T/$name.txt" 2>&1; then
-		echo "ok: $name: $(head -1 "$T/$name.txt")"
-	else
-		no "$name"; cat "$T/$name.txt"
-	fi
-	# every output file is there and summary.json holds the verdict
-	for o in summary.json events.jsonl metrics.csv iterations.jsonl trace.json junit.xml; do
-		[ -s "$T/$name/$o" ] || [ "$o" = iterations.jsonl ] || no "$name: $o missing or empty"
-	done
-	grep -q '"ok":	true' "$T/$name/summary.json" || no "$name: summary.json does not say ok"
+# the CI suite: every "ci" scenario passes and does not regress against its baseline
+if "$SIM" suite scenarios/suites/ci.json --out "$T/suite" >"$T/suite.txt" 2>&1; then
+	cat "$T/suite.txt"
+else
+	no "suite"; cat "$T/suite.txt"
+fi
+grep -q '<testsuite name="ci" tests="10" failures="0"' "$T/suite/ci/junit.xml" || no "suite junit.xml"
+# every output file of a run is there and summary.json holds the verdict
+for o in summary.json events.jsonl metrics.csv servers.csv iterations.jsonl trace.json junit.xml; do
+	[ -s "$T/suite/ci/quickstart/$o" ] || no "quickstart: $o missing or empty"
 done
+grep -q '"ok":	true' "$T/suite/ci/quickstart/summary.json" || no "quickstart: summary.json does not say ok"
+"$SIM" run scenarios/quickstart.json --quiet --no-report --out "$T/quickstart" >"$T/quickstart.txt" 2>&1 || no "quickstart run"
 
 # determinism: the same seed twice gives the same trace hash and events
 if "$SIM" run scenarios/quickstart.json --duration 60s --check-determinism --quiet --out "$T/det" >"$T/det.txt" 2>&1 &&
