@@ -66,6 +66,7 @@ typedef struct engine {
 	uint64_t max_recovery_ns, pending_fault_ns;
 	uint64_t servers_hash;
 	size_t fleet_bytes_per_device;
+	uint8_t served[4096]; /* getModel answers checked per iteration (obs_want_model) */
 	struct timespec wall0;
 	double last_progress;
 } engine;
@@ -119,6 +120,21 @@ static void obs_model(void *ctx, int server, int64_t it, const float *w, size_t 
 	char name[32];
 	snprintf(name, sizeof name, "server/%d", server);
 	inv_model_served(e->inv, now(e), name, it, w, n);
+}
+
+/* Devices check what they are served against what the servers store: the first few answers per
+ * iteration are enough (the servers' own stores are compared every tick). */
+#define MODELS_CHECKED_PER_ITERATION 8
+
+static int obs_want_model(void *ctx, int server, int64_t it)
+{
+	engine *e = ctx;
+	if (it < 0 || it >= (int64_t)(sizeof e->served / sizeof e->served[0]))
+		return 0;
+	if (e->served[it] >= MODELS_CHECKED_PER_ITERATION)
+		return 0;
+	e->served[it]++;
+	return 1;
 }
 
 static void obs_time_rejected(void *ctx, int server, long device, int64_t device_ms)
@@ -576,7 +592,9 @@ static int build(engine *e, char *err, size_t errlen)
 		fc.train_samples = train_real_samples; /* a device reports its partition's size */
 		fc.train_ctx = e->trainer;
 	}
-	fc.obs = (fleet_observer){obs_request, obs_update, obs_model, obs_time_rejected, e};
+	fc.obs = (fleet_observer){.on_request = obs_request, .on_update_accepted = obs_update,
+				  .on_model = obs_model, .want_model = obs_want_model,
+				  .on_time_rejected = obs_time_rejected, .ctx = e};
 	rc = fleet_new(e->fleet_host, &fc, &e->fl);
 	if (rc)
 		return rc;

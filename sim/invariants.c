@@ -46,6 +46,7 @@ struct inv {
 	uint64_t validity_checks, agreement_checks;
 	int64_t validity_from; /* iterations below are judged */
 	int64_t max_seen;      /* highest committed iteration seen */
+	uint64_t polls;
 	char seen[512][64]; /* de-duplication keys of recorded violations */
 	int nseen;
 };
@@ -228,6 +229,7 @@ void inv_fault(inv *v, uint64_t now_ns)
 
 void inv_check(inv *v, uint64_t now_ns, cluster *c)
 {
+	v->polls++;
 	srv_status lead;
 	if (cluster_leader_status(c, &lead) && lead.iterations_ok > v->last_ok) {
 		v->last_ok = lead.iterations_ok;
@@ -251,12 +253,16 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 		if (st.iteration > s->last_iteration)
 			s->last_iteration = st.iteration;
 		/* agreement, durability and validity over the models this server still stores */
+		/* The server keeps each model's hash; every 10th poll (once a virtual second) the bytes
+		 * are hashed again, so a model changed behind its hash is caught too (durability). */
+		int rehash = v->polls % 10 == 0;
 		for (int64_t it = st.last_committed - 8; it <= st.last_committed; it++) {
 			size_t n = 0;
 			uint64_t h = 0;
 			const float *w = it >= 0 ? srv_get_model(s->node, it, &n, &h) : NULL;
 			if (w)
-				seen_model(v, now_ns, s->name, it, w, n, model_hash(w, n));
+				seen_model(v, now_ns, s->name, it, w, n,
+					   rehash || it < 0 || it >= MAX_ITERS || !v->hash[it] ? model_hash(w, n) : h);
 		}
 	}
 	validity_due(v, now_ns, 0);

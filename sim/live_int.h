@@ -129,7 +129,10 @@ int64_t lv_node_wall_ms(const lv_node *n);
 void lv_note(live *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 lv_node *lv_find(live *l, const char *name);
 
-/* live.c: (re)start a node with its argv; append a marker to its log. 0 or negative errno. */
+/* live_setup.c: the layout, the configuration, netem-proxy and the nodes, all started. */
+int lv_setup(live *l, char *err, size_t errlen);
+void lv_free_args(lv_node *n);
+/* (Re)start a node with its argv; a marker line goes to its log first. 0 or negative errno. */
 int lv_start(live *l, lv_node *n);
 /* SIGKILL and reap. */
 void lv_kill(live *l, lv_node *n);

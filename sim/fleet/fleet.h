@@ -47,6 +47,9 @@ typedef struct fleet_observer {
 	/* A model a server served on getModel SUCCEED (for agreement checks and evaluation);
 	 * iteration is the answer's model_iteration, else the iteration the device asked for. */
 	void (*on_model)(void *ctx, int server, int64_t iteration, const float *weights, size_t n);
+	/* Optional: asked first; 0 skips on_model for this answer (and the copy it needs). With a
+	 * 10,000-device fleet every getModel answer is a whole model: observers sample. */
+	int (*want_model)(void *ctx, int server, int64_t iteration);
 	/* A request answered RequestError because of its timestamp (the replay check: a reason
 	 * naming the timestamp and a difference); device_wall_ms = the device's clock at send. */
 	void (*on_time_rejected)(void *ctx, int server, long device, int64_t device_wall_ms);

@@ -363,10 +363,11 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 		fleet_wake_in(f, d, jitter_ms(d, 200) * FLEET_NS_PER_MS);
 		return;
 	case FLEET_GET: {
-		if (f->cfg.obs.on_model && nt) {
+		/* the model's own iteration; the header's "iteration" is the server's current */
+		int64_t iter = json_i64(hdr, "model_iteration", d->iteration);
+		if (f->cfg.obs.on_model && nt &&
+		    (!f->cfg.obs.want_model || f->cfg.obs.want_model(f->cfg.obs.ctx, d->req_sid, iter))) {
 			copy_model(m, t, nt, f->scratch);
-			/* the model's own iteration; the header's "iteration" is the server's current */
-			int64_t iter = json_i64(hdr, "model_iteration", d->iteration);
 			f->cfg.obs.on_model(f->cfg.obs.ctx, d->req_sid, iter, f->scratch, m->total);
 		}
 		d->state = D_START;

@@ -571,7 +571,7 @@ static int configure(app *a, fleet_config *fc, char *err, size_t errlen)
 	fc->dropout = o->dropout;
 	fc->request_timeout_ms = (uint64_t)o->request_timeout;
 	fc->max_wait_ms = (uint64_t)o->max_wait;
-	fc->obs = (fleet_observer){obs_request, NULL, obs_model, NULL, a};
+	fc->obs = (fleet_observer){.on_request = obs_request, .on_model = obs_model, .ctx = a};
 	if (!strcmp(o->training, "real")) {
 		train_real_config tc = {.seed = (uint64_t)o->seed,
 					.devices = o->devices > 0 ? o->devices : 1,

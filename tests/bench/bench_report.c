@@ -219,7 +219,7 @@ static void print_table(FILE *out)
 {
 	char v[32], s[32], b[32], r[32], gl[40];
 
-	fprintf(out, "%-28s %12s %7s  %-15s %12s %7s  %-11s %s\n", "figure", "value", "spread", "unit",
+	fprintf(out, "%-32s %12s %7s  %-15s %12s %7s  %-11s %s\n", "figure", "value", "spread", "unit",
 		"baseline", "ratio", "goal", "verdict");
 	for (int i = 0; i < nfigs; i++) {
 		fig *g = &figs[i];
@@ -231,7 +231,7 @@ static void print_table(FILE *out)
 		fmt(b, sizeof b, g->baseline);
 		fmt(r, sizeof r, g->ratio);
 		goal_text(g, gl, sizeof gl);
-		fprintf(out, "%-28s %12s %7s  %-15s %12s %7s  %-11s %s", g->name, v, s, g->unit, b, r, gl,
+		fprintf(out, "%-32s %12s %7s  %-15s %12s %7s  %-11s %s", g->name, v, s, g->unit, b, r, gl,
 			g->verdict);
 		if (g->n == 0)
 			fprintf(out, " (%s)", g->skipped);
