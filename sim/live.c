@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -337,7 +336,11 @@ int live_run(const scenario *sc, const engine_opts *o, engine_result *res, char 
 	l->evals = cJSON_CreateObject();
 	l->notes = cJSON_CreateArray();
 	int rc = recorder_new(o->out_dir, verdict_columns, VERDICT_NCOLS, &l->rec);
-	if (rc || !realpath(o->out_dir, l->out)) {
+	char *abs = rc ? NULL : realpath(o->out_dir, NULL); /* children run elsewhere: absolute paths */
+	if (abs && strlen(abs) < sizeof l->out - 64)
+		snprintf(l->out, sizeof l->out, "%s", abs);
+	free(abs);
+	if (rc || !l->out[0]) {
 		snprintf(err, errlen, "%s: cannot write the output directory", o->out_dir);
 		free_live(l);
 		return rc ? rc : SC_EIO;

@@ -9,18 +9,6 @@
 #include "test_srv_util.h"
 #include "sched/sched.h"
 
-/*
- * Known gap outside node/server/ (the scheduler's tests carry the same note): when rt_sim crashes
- * a host, or rt_sim_free tears hosts down, a stream the node closes in its destroy hook is dropped
- * without its on_close, and conn.c frees a conn only in on_close, so the conns of a destroyed
- * node leak. srv_destroy closes every conn it owns. LeakSanitizer is told about conns only;
- * remove this once rt_sim or conn.c frees them.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:conn_new\n"; }
-const char *__lsan_default_options(void);
-const char *__lsan_default_options(void) { return "print_suppressions=0"; }
-
 #define MAXS 8
 #define SCHED_IP "10.0.0.10"
 #define SCHED_PORT 6667
