@@ -285,7 +285,7 @@ static void do_event(engine *e, const sc_event *ev)
 		break;
 	case SC_DISK_FAULT: {
 		rt_host *h = node_host(e, ev->node);
-		cJSON_AddStringToObject(f, "kind", ev->kind);
+		cJSON_AddStringToObject(f, "fault_kind", ev->kind);
 		if (!h)
 			rc = RT_ENOENT;
 		else if (!strcmp(ev->kind, "lose_unsynced"))

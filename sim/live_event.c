@@ -331,7 +331,7 @@ static void do_event(live *l, const sc_event *ev)
 			lv_note(l, "fleet resize events: %s", err);
 			break;
 		case SC_DISK_FAULT:
-			cJSON_AddStringToObject(f, "kind", ev->kind);
+			cJSON_AddStringToObject(f, "fault_kind", ev->kind);
 			if (!strcmp(ev->kind, "lose_unsynced")) {
 				snprintf(err, sizeof err, "unsupported live: unsynced writes sit in the kernel's page "
 					 "cache, which a killed process does not lose");

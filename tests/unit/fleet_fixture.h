@@ -314,7 +314,8 @@ static void fleet_cfg(T *t, fleet_config *c, long devices, uint64_t seed)
 	c->compute_ms_per_sample = (fleet_dist){FLEET_FIXED, 1, 0};
 	c->samples = (fleet_dist){FLEET_FIXED, 100, 0};
 	c->request_timeout_ms = 5000;
-	c->obs = (fleet_observer){obs_request, obs_update, obs_model, obs_time, t};
+	c->obs = (fleet_observer){.on_request = obs_request, .on_update_accepted = obs_update,
+				  .on_model = obs_model, .on_time_rejected = obs_time, .ctx = t};
 }
 
 static T *setup(uint64_t seed, script_fn script)
