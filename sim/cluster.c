@@ -10,6 +10,7 @@
 #define SCHED_PORT 6667
 #define MANAGE_PORT 11202
 #define FL_SERVER_PORT 6668
+#define SERVER_STAGGER_NS 20000000ULL
 
 static void server_destroy_hook(void *owner)
 {
@@ -64,12 +65,20 @@ static int start_server(cluster *c, cl_server *s)
 	return 0;
 }
 
-static int add_server(cluster *c, int64_t server_num)
+static void start_server_cb(void *data)
+{
+	cl_server *s = data;
+	start_server(s->c, s);
+}
+
+/* A new server host; its node starts after `delay_ns` (0: now). */
+static int add_server(cluster *c, int64_t server_num, uint64_t delay_ns)
 {
 	if (c->nservers >= CLUSTER_MAX_SERVERS)
 		return RT_EINVAL;
 	cl_server *s = &c->servers[c->nservers];
 	memset(s, 0, sizeof *s);
+	s->c = c;
 	s->id = c->nservers;
 	s->server_num = server_num;
 	s->last_iteration = -1;
@@ -80,6 +89,8 @@ static int add_server(cluster *c, int64_t server_num)
 	if (rc)
 		return rc;
 	c->nservers++;
+	if (delay_ns)
+		return rt_sim_call_at(c->sim, rt_sim_now_ns(c->sim) + delay_ns, start_server_cb, s);
 	return start_server(c, s);
 }
 
@@ -131,8 +142,11 @@ int cluster_new(rt_sim *sim, const scenario *sc, cluster **out, char *err, size_
 		rc = http_client_new(c->op_host, NULL, &c->op);
 	if (!rc)
 		rc = start_sched(c);
+	/* Servers start 20 ms apart, as an operator's --local_server_num does one after the other:
+	 * they register in id order and so get rank = node id, which scenarios can rely on (a
+	 * scale-in names node ids, and rank 0 cannot be scaled in). */
 	for (int i = 0; !rc && i < sc->server_num; i++)
-		rc = add_server(c, sc->server_num);
+		rc = add_server(c, sc->server_num, (uint64_t)i * SERVER_STAGGER_NS);
 	if (rc) {
 		snprintf(err, errlen, "%s: the cluster could not start: %s (see the node logs)", sc->file,
 			 rt_strerror(rc));
@@ -227,7 +241,7 @@ static void op_done(int err, const http_response *resp, void *data)
 		 err ? rt_strerror(err) : (const char *)resp->body);
 	if (!err && resp->status == 200 && r->start_servers > 0) {
 		for (int i = 0; i < r->start_servers; i++)
-			add_server(c, c->server_total);
+			add_server(c, c->server_total, (uint64_t)i * SERVER_STAGGER_NS);
 	}
 	if (c->on_op_done)
 		c->on_op_done(c->op_ctx, r->what, status, err ? rt_strerror(err) : (const char *)resp->body);

@@ -19,6 +19,7 @@
 #define CLUSTER_MAX_SERVERS 64
 
 typedef struct cl_server {
+	struct cluster *c;
 	int id;           /* node id as a number */
 	char name[32];    /* "server/<id>" */
 	rt_host *host;

@@ -31,6 +31,11 @@
 
 #define NCOLS VERDICT_NCOLS
 
+typedef struct ev_call {
+	struct engine *e;
+	const sc_event *ev;
+} ev_call;
+
 typedef struct engine {
 	const scenario *sc;
 	const engine_opts *opts;
@@ -46,6 +51,7 @@ typedef struct engine {
 	recorder *rec;
 	inv *inv;
 	int fired[SC_MAX_EVENTS];
+	ev_call calls[SC_MAX_EVENTS];
 	int seen_round[FLEET_ROUNDS];
 	/* request statistics: whole run and the current one-second interval */
 	lat_hist run_lat[FLEET_ROUNDS], tick_lat[FLEET_ROUNDS];
@@ -305,28 +311,21 @@ static void do_event(engine *e, const sc_event *ev)
 	inv_check(e->inv, now(e), e->cl);
 }
 
-typedef struct ev_call {
-	engine *e;
-	const sc_event *ev;
-} ev_call;
-
 static void fire_cb(void *data)
 {
 	ev_call *c = data;
 	do_event(c->e, c->ev);
-	free(c);
 }
 
+/* Each scenario event is scheduled at most once, so its call lives in the engine (a run that
+ * ends before an event fires leaves nothing to free). */
 static void schedule_event(engine *e, const sc_event *ev, uint64_t at_ns)
 {
-	ev_call *c = malloc(sizeof *c);
-	if (!c)
-		return;
+	ev_call *c = &e->calls[ev->index];
 	*c = (ev_call){e, ev};
 	if (at_ns <= now(e))
 		at_ns = now(e) + 1;
-	if (rt_sim_call_at(e->sim, at_ns, fire_cb, c))
-		free(c);
+	rt_sim_call_at(e->sim, at_ns, fire_cb, c);
 }
 
 /* "on" conditions: iteration=N (the cluster reached it), state=X, round=NAME. */
