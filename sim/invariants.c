@@ -9,8 +9,9 @@
  */
 #include "invariants.h"
 
+#include "violations.h"
+
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,7 @@ typedef struct ref_sum {
 
 struct inv {
 	inv_config cfg;
-	recorder *rec;
-	cJSON *list;
-	int count;
+	violations vio;
 	uint64_t hash[MAX_ITERS]; /* 0 = not seen */
 	char first_server[MAX_ITERS][16];
 	ref_sum ref[MAX_ITERS];
@@ -47,38 +46,8 @@ struct inv {
 	int64_t validity_from; /* iterations below are judged */
 	int64_t max_seen;      /* highest committed iteration seen */
 	uint64_t polls;
-	char seen[512][64]; /* de-duplication keys of recorded violations */
-	int nseen;
 };
 
-static void violate(inv *v, uint64_t now_ns, const char *what, const char *node, const char *key,
-		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void violate(inv *v, uint64_t now_ns, const char *what, const char *node, const char *key,
-		    const char *fmt, ...)
-{
-	char k[64];
-	snprintf(k, sizeof k, "%s|%s|%s", what, node, key);
-	for (int i = 0; i < v->nseen; i++)
-		if (!strcmp(v->seen[i], k))
-			return;
-	if (v->nseen < 512)
-		snprintf(v->seen[v->nseen++], 64, "%s", k);
-	char detail[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
-	va_end(ap);
-	v->count++;
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "t", (double)now_ns / 1e9);
-	cJSON_AddStringToObject(j, "invariant", what);
-	cJSON_AddStringToObject(j, "node", node);
-	cJSON_AddStringToObject(j, "detail", detail);
-	if (cJSON_GetArraySize(v->list) < 1000)
-		cJSON_AddItemToArray(v->list, cJSON_Duplicate(j, 1));
-	recorder_event(v->rec, now_ns, "violation", j);
-	recorder_instant(v->rec, node, what, now_ns, NULL);
-}
 
 int inv_new(const inv_config *cfg, recorder *rec, inv **out)
 {
@@ -86,8 +55,10 @@ int inv_new(const inv_config *cfg, recorder *rec, inv **out)
 	if (!v)
 		return RT_ENOMEM;
 	v->cfg = *cfg;
-	v->rec = rec;
-	v->list = cJSON_CreateArray();
+	if (violations_init(&v->vio, rec)) {
+		free(v);
+		return RT_ENOMEM;
+	}
 	*out = v;
 	return 0;
 }
@@ -100,7 +71,7 @@ void inv_free(inv *v)
 		free(v->ref[i].acc);
 		free(v->ref[i].model);
 	}
-	cJSON_Delete(v->list);
+	violations_free(&v->vio);
 	free(v);
 }
 
@@ -130,7 +101,7 @@ static void judge_validity(inv *v, uint64_t now_ns, int64_t it)
 		return; /* the iteration failed: its predecessor was re-stored */
 	}
 	if (!r->acc || r->weight <= 0) {
-		violate(v, now_ns, "validity", r->server, "", "iteration %lld committed a new model but the "
+		violations_add(&v->vio, now_ns, "validity", r->server, "", "iteration %lld committed a new model but the "
 			"fleet saw no accepted update for it", (long long)it);
 	} else {
 		double worst = 0;
@@ -143,7 +114,7 @@ static void judge_validity(inv *v, uint64_t now_ns, int64_t it)
 				worst = d, at = i;
 		}
 		if (worst > 1e-3)
-			violate(v, now_ns, "validity", r->server, "", "iteration %lld: model[%zu]=%g but the "
+			violations_add(&v->vio, now_ns, "validity", r->server, "", "iteration %lld: model[%zu]=%g but the "
 				"FedAvg of the %ld accepted updates gives %g (relative error %.2g)", (long long)it,
 				at, (double)r->model[at], r->uploads, r->acc[at] / r->weight, worst);
 	}
@@ -195,7 +166,7 @@ static void seen_model(inv *v, uint64_t now_ns, const char *server, int64_t it, 
 	if (v->hash[it] != h) {
 		char key[32];
 		snprintf(key, sizeof key, "%lld", (long long)it);
-		violate(v, now_ns, "agreement", server, key, "getModel(%lld) from %s has hash %016llx, "
+		violations_add(&v->vio, now_ns, "agreement", server, key, "getModel(%lld) from %s has hash %016llx, "
 			"but %s served %016llx for it", (long long)it, server, (unsigned long long)h,
 			v->first_server[it], (unsigned long long)v->hash[it]);
 	}
@@ -215,7 +186,7 @@ void inv_time_rejected(inv *v, uint64_t now_ns, const char *server, int64_t serv
 	if (off + 1000 < v->cfg.replay_ms) {
 		char key[32];
 		snprintf(key, sizeof key, "%lld", (long long)(device_ms / 60000));
-		violate(v, now_ns, "time", server, key, "a request %lld ms off the server's clock was "
+		violations_add(&v->vio, now_ns, "time", server, key, "a request %lld ms off the server's clock was "
 			"rejected, but replay_attack_time_diff is %lld ms", (long long)off,
 			(long long)v->cfg.replay_ms);
 	}
@@ -247,7 +218,7 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 		if (st.iteration < s->last_iteration) {
 			char key[32];
 			snprintf(key, sizeof key, "%lld", (long long)st.iteration);
-			violate(v, now_ns, "monotonic", s->name, key, "iteration went back from %lld to %lld",
+			violations_add(&v->vio, now_ns, "monotonic", s->name, key, "iteration went back from %lld to %lld",
 				(long long)s->last_iteration, (long long)st.iteration);
 		}
 		if (st.iteration > s->last_iteration)
@@ -276,7 +247,7 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 			cl_server *s = cluster_server(c, name);
 			int up = s && s->node;
 			if (s && t.nodes[k].alive != up)
-				violate(v, now_ns, "membership", name, up ? "up" : "down",
+				violations_add(&v->vio, now_ns, "membership", name, up ? "up" : "down",
 					"/nodes says alive=%s but the server is %s", t.nodes[k].alive ? "true" : "false",
 					up ? "up" : "down");
 		}
@@ -291,13 +262,13 @@ void inv_finish(inv *v, uint64_t now_ns, cluster *c)
 		srv_status lead;
 		int finished = cluster_leader_status(c, &lead) && !strcmp(lead.instance_state, "finish");
 		if (!finished)
-			violate(v, now_ns, "liveness", "cluster", "", "no iteration succeeded in the %.0f s "
+			violations_add(&v->vio, now_ns, "liveness", "cluster", "", "no iteration succeeded in the %.0f s "
 				"since the last fault at %.1f s", (double)(now_ns - v->last_fault_ns) / 1e9,
 				(double)v->last_fault_ns / 1e9);
 	}
 }
 
-int inv_count(const inv *v) { return v->count; }
+int inv_count(const inv *v) { return v->vio.count; }
 uint64_t inv_validity_checks(const inv *v) { return v->validity_checks; }
 uint64_t inv_agreement_checks(const inv *v) { return v->agreement_checks; }
-const cJSON *inv_list(const inv *v) { return v->list; }
+const cJSON *inv_list(const inv *v) { return v->vio.list; }

@@ -274,19 +274,6 @@ static void copy_str(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%.*s", (int)(n - 1), src);
 }
 
-static int level_of(const char *s)
-{
-	if (!strcasecmp(s, "debug"))
-		return RT_LOG_DEBUG;
-	if (!strcasecmp(s, "info"))
-		return RT_LOG_INFO;
-	if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
-		return RT_LOG_WARN;
-	if (!strcasecmp(s, "error"))
-		return RT_LOG_ERROR;
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -348,7 +335,7 @@ int main(int argc, char **argv)
 		bad = "--fl_name is too long (63 bytes at most)";
 	else if (o.fl_iteration_num < 0)
 		bad = "--fl_iteration_num must not be negative";
-	else if (level_of(o.log_level) < 0)
+	else if (rt_log_level_parse(o.log_level) < 0)
 		bad = "--log_level must be debug, info, warn or error";
 	if (bad) {
 		fprintf(stderr, "fl-scheduler: %s\n", bad);
@@ -405,7 +392,7 @@ int main(int argc, char **argv)
 		rt_uv_free(a.u);
 		return 1;
 	}
-	rt_uv_host_set_log_level(a.h, level_of(o.log_level));
+	rt_uv_host_set_log_level(a.h, rt_log_level_parse(o.log_level));
 	cfg.on_change = on_change;
 	cfg.cb_data = &a;
 	rc = sched_new(a.h, &cfg, &a.s);

@@ -253,19 +253,6 @@ static void on_event(void *data, srv *s, int ev)
 	}
 }
 
-static int level_of(const char *s)
-{
-	if (!strcasecmp(s, "debug"))
-		return RT_LOG_DEBUG;
-	if (!strcasecmp(s, "info"))
-		return RT_LOG_INFO;
-	if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
-		return RT_LOG_WARN;
-	if (!strcasecmp(s, "error"))
-		return RT_LOG_ERROR;
-	return -1;
-}
-
 static int run_server(srv_config *cfg, const opts *o)
 {
 	app a;
@@ -294,7 +281,7 @@ static int run_server(srv_config *cfg, const opts *o)
 		rt_uv_free(a.u);
 		return 1;
 	}
-	rt_uv_host_set_log_level(a.h, level_of(o->log_level));
+	rt_uv_host_set_log_level(a.h, rt_log_level_parse(o->log_level));
 	cfg->pid = getpid();
 	cfg->on_event = on_event;
 	cfg->event_data = &a;
@@ -509,7 +496,7 @@ int main(int argc, char **argv)
 			"fit below 65536)\n", MAX_LOCAL);
 		return 2;
 	}
-	if (level_of(o.log_level) < 0) {
+	if (rt_log_level_parse(o.log_level) < 0) {
 		fprintf(stderr, "fl-server: --log_level must be debug, info, warn or error\n");
 		return 2;
 	}

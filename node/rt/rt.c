@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 const char *rt_strerror(int err)
@@ -247,6 +248,19 @@ void rt_format_wall(int64_t wall_ms, char *buf, size_t len)
 	gmtime_r(&secs, &tm);
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+int rt_log_level_parse(const char *s)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} names[] = {{"debug", RT_LOG_DEBUG}, {"info", RT_LOG_INFO}, {"warn", RT_LOG_WARN},
+		     {"warning", RT_LOG_WARN}, {"error", RT_LOG_ERROR}};
+	for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+		if (!strcasecmp(s, names[i].name))
+			return names[i].level;
+	return -1;
 }
 
 static const char *level_name(int level)

@@ -191,6 +191,9 @@ int rt_file_remove(rt_host *h, const char *name);
 
 enum rt_log_level { RT_LOG_DEBUG = 0, RT_LOG_INFO = 1, RT_LOG_WARN = 2, RT_LOG_ERROR = 3 };
 
+/* "debug", "info", "warn"/"warning", "error" (any case) -> RT_LOG_*; -1 when unknown. */
+int rt_log_level_parse(const char *s);
+
 /* One line, tagged with the host's time and name: "2026-11-29T12:00:00.123Z server/1 INFO ...". */
 void rt_log(rt_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void rt_vlog(rt_host *h, int level, const char *fmt, va_list ap);

@@ -226,19 +226,6 @@ static int parse_servers(const char *s, fleet_server *out, size_t max)
 	return (int)n;
 }
 
-static int level_of(const char *s)
-{
-	if (!strcasecmp(s, "debug"))
-		return RT_LOG_DEBUG;
-	if (!strcasecmp(s, "info"))
-		return RT_LOG_INFO;
-	if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
-		return RT_LOG_WARN;
-	if (!strcasecmp(s, "error"))
-		return RT_LOG_ERROR;
-	return -1;
-}
-
 static double since_start_ms(app *a) { return (double)(rt_now_ns(a->h) - a->t0_ns) / 1e6; }
 
 /* ---- observers ---- */
@@ -554,7 +541,7 @@ static int configure(app *a, fleet_config *fc, char *err, size_t errlen)
 		snprintf(err, errlen, "--fl_name or --http_url_prefix is too long (63 bytes at most)");
 		return -1;
 	}
-	if (level_of(o->log_level) < 0 || (strcmp(o->progress, "auto") && strcmp(o->progress, "on") &&
+	if (rt_log_level_parse(o->log_level) < 0 || (strcmp(o->progress, "auto") && strcmp(o->progress, "on") &&
 					   strcmp(o->progress, "off"))) {
 		snprintf(err, errlen, "--log_level: debug, info, warn or error; --progress: auto, on "
 			 "or off");
@@ -661,7 +648,7 @@ int main(int argc, char **argv)
 		train_real_free(a.tr);
 		return 1;
 	}
-	rt_uv_host_set_log_level(a.h, level_of(a.o.log_level));
+	rt_uv_host_set_log_level(a.h, rt_log_level_parse(a.o.log_level));
 	a.t0_ns = rt_now_ns(a.h);
 	if ((rc = fleet_new(a.h, &fc, &a.fl)) != 0 || (rc = http_client_new(a.h, NULL, &a.disc))) {
 		fprintf(stderr, "fl-fleet: cannot start the fleet (%d)\n", rc);

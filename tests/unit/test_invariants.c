@@ -1,0 +1,117 @@
+/*
+ * The sim-mode invariant checker catches what it claims to: a second, different model for an
+ * iteration (agreement), a committed model that is not the FedAvg of the accepted uploads
+ * (validity), a request rejected for its timestamp while inside the window (time) — and stays
+ * quiet when all is well.
+ */
+#include "../../sim/invariants.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 8
+#define SEC 1000000000ULL
+
+static inv *mk(recorder **rec)
+{
+	ck_assert_int_eq(recorder_new(NULL, NULL, 0, rec), 0);
+	inv_config cfg = {.model_floats = N, .replay_ms = 600000, .node_timeout_ns = 30 * SEC,
+			  .heartbeat_ns = 3 * SEC, .liveness_budget_ns = 120 * SEC};
+	inv *v;
+	ck_assert_int_eq(inv_new(&cfg, *rec, &v), 0);
+	return v;
+}
+
+static const char *first_invariant(const inv *v)
+{
+	const cJSON *f = cJSON_GetArrayItem(inv_list(v), 0);
+	return f ? cJSON_GetObjectItem(f, "invariant")->valuestring : "";
+}
+
+START_TEST(agreement)
+{
+	recorder *rec;
+	inv *v = mk(&rec);
+	float a[N] = {1, 2, 3, 4, 5, 6, 7, 8}, b[N] = {1, 2, 3, 4, 5, 6, 7, 9};
+	inv_model_served(v, 1 * SEC, "server/0", 0, a, N);
+	inv_model_served(v, 2 * SEC, "server/1", 0, a, N);
+	ck_assert_int_eq(inv_count(v), 0);
+	ck_assert_uint_eq(inv_agreement_checks(v), 1);
+	inv_model_served(v, 3 * SEC, "server/1", 0, b, N);
+	inv_model_served(v, 4 * SEC, "server/1", 0, b, N); /* recorded once */
+	ck_assert_int_eq(inv_count(v), 1);
+	ck_assert_str_eq(first_invariant(v), "agreement");
+	inv_free(v);
+	recorder_free(rec);
+}
+END_TEST
+
+/* Uploads u1 (data size 1) and u2 (3) accepted in iteration 1; the server commits `m`. */
+static int run_validity(const float *m)
+{
+	recorder *rec;
+	inv *v = mk(&rec);
+	cluster c;
+	memset(&c, 0, sizeof c);
+	float m0[N] = {0}, u1[N], u2[N];
+	for (int i = 0; i < N; i++) {
+		u1[i] = (float)i;
+		u2[i] = (float)(2 * i);
+	}
+	inv_update_accepted(v, 1, 1.0, u1, N);
+	inv_update_accepted(v, 1, 3.0, u2, N);
+	inv_model_served(v, 1 * SEC, "server/0", 0, m0, N);
+	inv_model_served(v, 2 * SEC, "server/0", 1, m, N);
+	inv_check(v, 10 * SEC, &c); /* too early: answers may still be in flight */
+	ck_assert_uint_eq(inv_validity_checks(v), 0);
+	inv_check(v, 40 * SEC, &c);
+	ck_assert_uint_eq(inv_validity_checks(v), 1);
+	int n = inv_count(v);
+	if (n)
+		ck_assert_str_eq(first_invariant(v), "validity");
+	inv_free(v);
+	recorder_free(rec);
+	return n;
+}
+
+START_TEST(validity)
+{
+	float good[N], bad[N];
+	for (int i = 0; i < N; i++)
+		good[i] = bad[i] = (float)(1.0 * i + 3.0 * 2 * i) / 4.0f; /* (u1 + 3 u2) / 4 */
+	bad[5] += 0.5f; /* an upload counted twice would look like this */
+	ck_assert_int_eq(run_validity(good), 0);
+	ck_assert_int_eq(run_validity(bad), 1);
+}
+END_TEST
+
+START_TEST(time_window)
+{
+	recorder *rec;
+	inv *v = mk(&rec);
+	int64_t server = 1767225600000LL;
+	inv_time_rejected(v, 1 * SEC, "server/0", server, server + 15 * 60000); /* outside: fine */
+	ck_assert_int_eq(inv_count(v), 0);
+	inv_time_rejected(v, 2 * SEC, "server/0", server, server + 5 * 60000); /* inside: wrong */
+	ck_assert_int_eq(inv_count(v), 1);
+	ck_assert_str_eq(first_invariant(v), "time");
+	inv_free(v);
+	recorder_free(rec);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("invariants");
+	TCase *tc = tcase_create("sim");
+	tcase_add_test(tc, agreement);
+	tcase_add_test(tc, validity);
+	tcase_add_test(tc, time_window);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
