@@ -163,12 +163,19 @@ static int passed(const run_opts *ro, const engine_result *r)
 	return ro->invariants_only ? r->violations == 0 : r->ok;
 }
 
-static void print_verdict(const scenario *sc, const engine_result *r, const char *out)
+static void print_verdict(const run_opts *ro, const scenario *sc, const engine_result *r, const char *out)
 {
-	printf("%s: seed %" PRIu64 ": %s — %.1f s simulated in %.2f s wall (x%.0f), trace %016" PRIx64 "\n",
-	       sc->name, sc->seed, r->ok ? "PASS" : "FAIL", r->sim_time_s, r->wall_time_s,
-	       r->wall_time_s > 0 ? r->sim_time_s / r->wall_time_s : 0, r->trace_hash);
-	if (!r->ok) {
+	int ok = passed(ro, r);
+	if (sc->mode == SC_MODE_LIVE)
+		printf("%s: seed %" PRIu64 ": %s — live run of %.1f s\n", sc->name, sc->seed,
+		       ok ? "PASS" : "FAIL", r->wall_time_s);
+	else
+		printf("%s: seed %" PRIu64 ": %s — %.1f s simulated in %.2f s wall (x%.0f), trace %016" PRIx64 "\n",
+		       sc->name, sc->seed, ok ? "PASS" : "FAIL", r->sim_time_s, r->wall_time_s,
+		       r->wall_time_s > 0 ? r->sim_time_s / r->wall_time_s : 0, r->trace_hash);
+	if (!r->ok && ro->invariants_only && ok)
+		printf("  (expectations not judged with --invariants-only: %s)\n", r->first_failure);
+	else if (!r->ok) {
 		printf("  %s\n", r->first_failure);
 		if (r->expect_failed + (r->violations > 0) > 1)
 			printf("  (%d expectations failed, %d invariant violations: see %s/summary.json)\n",
@@ -199,7 +206,7 @@ static int cmd_run(const run_opts *ro)
 				else if (err[0] && !ro->quiet)
 					fprintf(stderr, "sim: report: %s\n", err);
 			}
-			print_verdict(sc, &r, out);
+			print_verdict(ro, sc, &r, out);
 			printf("  outputs: %s/ (summary.json, events.jsonl, metrics.csv, trace.json, junit.xml%s)\n",
 			       out, ro->no_report ? "" : ", report.html");
 			rc = passed(ro, &r) ? 0 : 1;
