@@ -235,6 +235,17 @@ uint64_t rt_rng_u64(rt_rng *r)
 
 double rt_rng_double(rt_rng *r) { return (double)(rt_rng_u64(r) >> 11) * 0x1.0p-53; }
 
+uint64_t rt_rng_below(rt_rng *r, uint64_t bound)
+{
+	if (bound == 0)
+		return 0;
+	uint64_t lim = UINT64_MAX - UINT64_MAX % bound, v;
+	do
+		v = rt_rng_u64(r);
+	while (v >= lim);
+	return v % bound;
+}
+
 uint64_t rt_rand_u64(rt_host *h) { return rt_rng_u64(&h->rng); }
 double rt_rand_double(rt_host *h) { return rt_rng_double(&h->rng); }
 

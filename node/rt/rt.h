@@ -170,6 +170,8 @@ typedef struct rt_rng {
 void rt_rng_seed(rt_rng *r, uint64_t seed);
 uint64_t rt_rng_u64(rt_rng *r);
 double rt_rng_double(rt_rng *r); /* [0, 1) */
+/* Unbiased draw in [0, bound) by rejection (bound >= 1; 0 gives 0). */
+uint64_t rt_rng_below(rt_rng *r, uint64_t bound);
 
 /* ---- files (under the host's data directory; names are plain: no '/', no leading '.') ---- */
 

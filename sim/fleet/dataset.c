@@ -283,21 +283,11 @@ void dataset_free(dataset *d)
 
 /* ---- random helpers (rt_rng only) ---- */
 
-static uint32_t draw_below(rt_rng *r, uint32_t bound)
-{
-	uint64_t lim = UINT64_MAX - UINT64_MAX % bound;
-	uint64_t v;
-
-	do
-		v = rt_rng_u64(r);
-	while (v >= lim);
-	return (uint32_t)(v % bound);
-}
 
 static void shuffle(rt_rng *r, uint32_t *a, size_t n)
 {
 	for (size_t i = n; i > 1; i--) {
-		uint32_t j = draw_below(r, (uint32_t)i), t = a[i - 1];
+		uint32_t j = (uint32_t)rt_rng_below(r, (uint32_t)i), t = a[i - 1];
 
 		a[i - 1] = a[j];
 		a[j] = t;
@@ -360,7 +350,7 @@ static void dirichlet(rt_rng *r, double alpha, size_t k, const int *allowed, dou
 		return;
 	}
 	{
-		uint32_t pick = draw_below(r, (uint32_t)nallowed);
+		uint32_t pick = (uint32_t)rt_rng_below(r, (uint32_t)nallowed);
 
 		for (size_t i = 0; i < k; i++) {
 			int ok = !allowed || allowed[i];
@@ -491,7 +481,7 @@ static int pick_classes(const struct classes *c, rt_rng *r, size_t ndev, int k, 
 				}
 				ties[nt++] = cl;
 			}
-			mine[j] = ties[draw_below(r, (uint32_t)nt)];
+			mine[j] = ties[(uint32_t)rt_rng_below(r, (uint32_t)nt)];
 			picked[mine[j]]++;
 		}
 		for (int a = 1; a < k; a++) /* insertion sort: class order within a device */

@@ -512,17 +512,6 @@ int lenet_evaluate(lenet_ws *ws, const float *params, const float *images, const
 	return 0;
 }
 
-/* Unbiased draw in [0, bound) by rejection (bound >= 1). */
-static uint32_t draw_below(rt_rng *r, uint32_t bound)
-{
-	uint64_t lim = UINT64_MAX - UINT64_MAX % bound;
-	uint64_t v;
-
-	do
-		v = rt_rng_u64(r);
-	while (v >= lim);
-	return (uint32_t)(v % bound);
-}
 
 /* SGD over the samples named by order[0..n) (reshuffled in place each epoch). */
 static int sgd(lenet_ws *ws, float *params, const float *images, const uint8_t *labels,
@@ -534,7 +523,7 @@ static int sgd(lenet_ws *ws, float *params, const float *images, const uint8_t *
 	for (int e = 0; e < epochs; e++) {
 		epoch_loss = 0;
 		for (int i = n - 1; i > 0; i--) {
-			uint32_t j = draw_below(rng, (uint32_t)i + 1), t = order[i];
+			uint32_t j = (uint32_t)rt_rng_below(rng, (uint32_t)i + 1), t = order[i];
 
 			order[i] = order[j];
 			order[j] = t;
