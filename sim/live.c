@@ -218,6 +218,14 @@ static void proc_json(cJSON *arr, const lv_node *n)
 		snprintf(a, sizeof a, "%s:%u", n->proxy_ip, n->proxy_port);
 		cJSON_AddStringToObject(o, "proxy", a);
 	}
+	if (n->inter_port) {
+		snprintf(a, sizeof a, "%s:%u", n->ip, n->inter_port);
+		cJSON_AddStringToObject(o, "inter_address", a);
+	}
+	if (n->proxy_inter_port) { /* what the other servers dial (--advertise_*) */
+		snprintf(a, sizeof a, "%s:%u", n->proxy_ip, n->proxy_inter_port);
+		cJSON_AddStringToObject(o, "inter_proxy", a);
+	}
 	cJSON_AddNumberToObject(o, "starts", n->starts);
 	cJSON_AddBoolToObject(o, "clock_skew", n->skewable);
 	cJSON_AddStringToObject(o, "log", n->log);

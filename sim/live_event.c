@@ -1,9 +1,11 @@
 /*
  * live_event.c — the scenario's events on real processes (see live.h and docs/live-mode.md):
  * kill = SIGKILL, restart = the same argv again, pause/resume = SIGSTOP/SIGCONT, clock_skew = the
- * node's libfaketime file, partition/link/heal = rules on netem-proxy, scale_out/scale_in = the
- * management API, disk_fault corrupt = a flipped byte in the node's recovery file. What cannot be
- * done on real processes is recorded in the event's "error" and not faked.
+ * node's libfaketime file (the fleet's: fl-fleet's POST /skew), fleet = fl-fleet's POST /resize,
+ * partition/link/heal = rules on netem-proxy (servers advertise their endpoints, so links between
+ * servers included), scale_out/scale_in = the management API, disk_fault corrupt = a flipped byte
+ * in the node's recovery file. What cannot be done on real processes is recorded in the event's
+ * "error" and not faked.
  */
 #include "live_http.h"
 #include "live_int.h"
@@ -83,17 +85,9 @@ static void post_rules(live *l, cJSON *rules, char *err, size_t errlen)
 	cJSON_Delete(r);
 }
 
-/* A host pattern that can name a server: a server, a glob of servers, or the wildcard. */
-static int names_server(const char *p) { return !strcmp(p, "*") || !strncmp(p, "server", 6); }
-
-static const char *const bypass =
-	"server-to-server links do not pass through netem-proxy (fl-server advertises the address it "
-	"listens on; it has no flag to advertise another): that part is not applied live";
-
 static void partition(live *l, const sc_event *ev, cJSON *f, char *err, size_t errlen)
 {
 	cJSON *rules = cJSON_CreateArray();
-	int servers_both = 0;
 	for (size_t a = 0; a < ev->n_groups; a++)
 		for (size_t b = a + 1; b < ev->n_groups; b++)
 			for (size_t i = 0; i < ev->group_len[a]; i++)
@@ -108,14 +102,10 @@ static void partition(live *l, const sc_event *ev, cJSON *f, char *err, size_t e
 						cJSON_AddStringToObject(r, "for", d);
 					}
 					cJSON_AddItemToArray(rules, r);
-					servers_both |= names_server(ev->groups[a][i]) && names_server(ev->groups[b][j]);
 				}
 	cJSON_AddNumberToObject(f, "for_s", (double)ev->for_ns / 1e9);
+	/* server<->server links included: every server advertises its proxy endpoint */
 	post_rules(l, rules, err, errlen);
-	if (!err[0] && servers_both) {
-		snprintf(err, errlen, "%s", bypass);
-		lv_note(l, "partition/link: %s", bypass);
-	}
 }
 
 static void add_link(live *l, const sc_event *ev, char *err, size_t errlen)
@@ -123,10 +113,21 @@ static void add_link(live *l, const sc_event *ev, char *err, size_t errlen)
 	cJSON *rules = cJSON_CreateArray();
 	cJSON_AddItemToArray(rules, lv_link_rule(&ev->link, ev->from, ev->to, 0, ev->for_ns));
 	post_rules(l, rules, err, errlen);
-	if (!err[0] && names_server(ev->from) && names_server(ev->to)) {
-		snprintf(err, errlen, "%s", bypass);
-		lv_note(l, "partition/link: %s", bypass);
+}
+
+/* POST to fl-fleet's control API (--control_port): err set unless it answers 200. */
+static void fleet_call(live *l, const char *path, const char *body, char *err, size_t errlen)
+{
+	lh_resp r;
+	int rc = lh_request(LV_IP_FLEET, l->fleet_ctl_port, "POST", path, NULL, body, strlen(body),
+			    LV_HTTP_MS * 3, &r);
+	if (rc) {
+		snprintf(err, errlen, "fl-fleet POST %s: %s", path, strerror(-rc));
+		return;
 	}
+	if (r.status != 200)
+		snprintf(err, errlen, "fl-fleet POST %s: HTTP %d %.200s", path, r.status, r.body);
+	lh_resp_free(&r);
 }
 
 static void disk_corrupt(live *l, const sc_event *ev, lv_node *n, cJSON *f, char *err, size_t errlen)
@@ -160,13 +161,13 @@ static int skew(live *l, const sc_event *ev, lv_node *n, cJSON *f, char *err, si
 {
 	cJSON_AddNumberToObject(f, "offset_ms", (double)ev->offset_ms);
 	cJSON_AddNumberToObject(f, "drift_ppm", ev->drift_ppm);
-	if (n == &l->fleet) {
+	if (n == &l->fleet) { /* as sim mode: fleet_skew, the offset only */
+		char body[96];
 		cJSON_AddNumberToObject(f, "share", ev->share);
-		if (ev->share < 1) {
-			snprintf(err, errlen, "fl-fleet cannot skew a share of its devices while it runs (only "
-				 "--clock_skew_ms at start): not applied");
-			return 0;
-		}
+		snprintf(body, sizeof body, "{\"share\":%.17g,\"offset_ms\":%lld}", ev->share,
+			 (long long)ev->offset_ms);
+		fleet_call(l, "/skew", body, err, errlen);
+		return 0;
 	}
 	if (!n->skewable) {
 		snprintf(err, errlen, "%s was not started under libfaketime", n->name);
@@ -324,12 +325,13 @@ static void do_event(live *l, const sc_event *ev)
 		case SC_SCALE_IN:
 			scale_in(l, ev, f, err, sizeof err);
 			break;
-		case SC_FLEET:
+		case SC_FLEET: {
+			char body[64];
 			cJSON_AddNumberToObject(f, "devices", (double)ev->devices);
-			snprintf(err, sizeof err, "fl-fleet has no control to resize a running fleet (no flag, "
-				 "signal or API for it): not applied");
-			lv_note(l, "fleet resize events: %s", err);
+			snprintf(body, sizeof body, "{\"devices\":%ld}", (long)ev->devices);
+			fleet_call(l, "/resize", body, err, sizeof err);
 			break;
+		}
 		case SC_DISK_FAULT:
 			cJSON_AddStringToObject(f, "fault_kind", ev->kind);
 			if (!strcmp(ev->kind, "lose_unsynced")) {

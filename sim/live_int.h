@@ -38,7 +38,8 @@ typedef struct lv_node {
 	char name[32];         /* "scheduler", "server/3", "fleet", "netem-proxy" */
 	char file[32];         /* the same with '/' as '-': log and data directory names */
 	char ip[16];
-	uint16_t port;         /* scheduler: its port for servers; server: its device port */
+	uint16_t port;         /* scheduler: its port for servers; server: its device port; fleet:
+				* its control API */
 	char proxy_ip[16];
 	uint16_t proxy_port;   /* its endpoint on netem-proxy, 0 when none */
 	char data_dir[LV_PATH];
@@ -55,6 +56,8 @@ typedef struct lv_node {
 	int paused;
 	/* servers */
 	int id;
+	uint16_t inter_port;       /* its server<->server listener (--server_inter_port) */
+	uint16_t proxy_inter_port; /* its endpoint for that on netem-proxy (--advertise_*), 0: none */
 	int64_t server_num;    /* the --server_num it starts with */
 	int scaled_in, scale_in_pending;
 	/* the last GET /metrics (servers) */
@@ -84,6 +87,7 @@ typedef struct live {
 	uint16_t manage_port;
 	int use_proxy;
 	uint16_t ctl_port;     /* netem-proxy's control API */
+	uint16_t fleet_ctl_port; /* fl-fleet's control API (resize, skew) */
 	int relay_fd;          /* the fleet's /nodes, rewritten to the proxies (-1: none) */
 	uint16_t relay_port;
 	/* events */

@@ -185,6 +185,8 @@ void lv_kill(live *l, lv_node *n)
 
 static int skewed_by_events(const live *l, const char *name)
 {
+	if (!strcmp(name, "fleet")) /* skewed per device through its control API (POST /skew) */
+		return 0;
 	for (size_t i = 0; i < l->sc->n_events; i++)
 		if (l->sc->events[i].action == SC_CLOCK_SKEW && !strcmp(l->sc->events[i].node, name))
 			return 1;
@@ -218,6 +220,26 @@ static void ms_arg(lv_node *n, const char *flag, uint64_t ns)
 	add_arg(n, "--%s=%llu", flag, (unsigned long long)(ns / 1000000ULL));
 }
 
+/* An endpoint `name` on the proxy, listen_ip:(any) -> target_ip:target_port: the port bound, or
+ * 0 with err. */
+static uint16_t proxy_endpoint(live *l, const char *name, const char *listen_ip, const char *target_ip,
+			       uint16_t target_port, char *err, size_t errlen)
+{
+	cJSON *b = cJSON_CreateObject();
+	char a[40];
+	cJSON_AddStringToObject(b, "name", name);
+	snprintf(a, sizeof a, "%s:0", listen_ip);
+	cJSON_AddStringToObject(b, "listen", a);
+	snprintf(a, sizeof a, "%s:%u", target_ip, target_port);
+	cJSON_AddStringToObject(b, "target", a);
+	cJSON *r = lv_proxy_call(l, "POST", "/proxies", b, err, errlen);
+	const cJSON *lis = cJSON_GetObjectItemCaseSensitive(r, "listen");
+	const char *colon = cJSON_IsString(lis) ? strrchr(lis->valuestring, ':') : NULL;
+	uint16_t port = colon ? (uint16_t)atoi(colon + 1) : 0;
+	cJSON_Delete(r);
+	return port;
+}
+
 int lv_add_server(live *l, int64_t server_num, lv_node **out, char *err, size_t errlen)
 {
 	if (l->nservers >= LV_MAX_SERVERS || l->nservers + LV_SERVER_IP_BASE > 199) {
@@ -233,26 +255,21 @@ int lv_add_server(live *l, int64_t server_num, lv_node **out, char *err, size_t 
 	int rc = node_init(l, n, name, ip);
 	if (!rc)
 		rc = lp_free_port(ip, &l->port_state, &n->port);
+	while (!rc && (!n->inter_port || n->inter_port == n->port))
+		rc = lp_free_port(ip, &l->port_state, &n->inter_port);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", name, strerror(-rc));
 		return rc;
 	}
 	n->server_num = server_num;
 	if (l->use_proxy) {
-		cJSON *b = cJSON_CreateObject();
-		char a[40];
+		/* two endpoints of the same name: devices reach its device port through the first;
+		 * the other servers its inter-node port through the second, which it advertises */
 		snprintf(n->proxy_ip, sizeof n->proxy_ip, "127.0.1.%d", LV_SERVER_IP_BASE + n->id);
-		snprintf(a, sizeof a, "%s:0", n->proxy_ip);
-		cJSON_AddStringToObject(b, "name", name);
-		cJSON_AddStringToObject(b, "listen", a);
-		snprintf(a, sizeof a, "%s:%u", ip, n->port);
-		cJSON_AddStringToObject(b, "target", a);
-		cJSON *r = lv_proxy_call(l, "POST", "/proxies", b, err, errlen);
-		const cJSON *lis = cJSON_GetObjectItemCaseSensitive(r, "listen");
-		const char *colon = cJSON_IsString(lis) ? strrchr(lis->valuestring, ':') : NULL;
-		n->proxy_port = colon ? (uint16_t)atoi(colon + 1) : 0;
-		cJSON_Delete(r);
-		if (!n->proxy_port) {
+		n->proxy_port = proxy_endpoint(l, name, n->proxy_ip, ip, n->port, err, errlen);
+		if (n->proxy_port)
+			n->proxy_inter_port = proxy_endpoint(l, name, n->proxy_ip, ip, n->inter_port, err, errlen);
+		if (!n->proxy_port || !n->proxy_inter_port) {
 			if (!err[0])
 				snprintf(err, errlen, "netem-proxy: no endpoint for %s", name);
 			return -EIO;
@@ -264,6 +281,11 @@ int lv_add_server(live *l, int64_t server_num, lv_node **out, char *err, size_t 
 	add_arg(n, "--scheduler_port=%u", l->use_proxy ? l->sched.proxy_port : l->sched.port);
 	add_arg(n, "--server_ip=%s", ip);
 	add_arg(n, "--fl_server_port=%u", n->port);
+	add_arg(n, "--server_inter_port=%u", n->inter_port);
+	if (n->proxy_inter_port) {
+		add_arg(n, "--advertise_ip=%s", n->proxy_ip);
+		add_arg(n, "--advertise_inter_port=%u", n->proxy_inter_port);
+	}
 	add_arg(n, "--server_num=%lld", (long long)server_num);
 	add_arg(n, "--node_id=%d", n->id);
 	add_arg(n, "--data_dir=%s", n->data_dir);
@@ -312,6 +334,7 @@ static void fleet_args(live *l, lv_node *n)
 	add_arg(n, "--online_fraction=%.17g", sc->online_fraction);
 	add_arg(n, "--dropout=%.17g", sc->dropout);
 	add_arg(n, "--discovery_interval=1000");
+	add_arg(n, "--control_port=%u", l->fleet_ctl_port); /* fleet and clock_skew events */
 	add_arg(n, "--progress=off");
 	add_arg(n, "--log_level=info");
 }
@@ -423,7 +446,7 @@ static int configure(live *l, char *err, size_t errlen)
 		return SC_EIO;
 	}
 	for (size_t i = 0; i < sc->n_events; i++)
-		if (sc->events[i].action == SC_CLOCK_SKEW) {
+		if (sc->events[i].action == SC_CLOCK_SKEW && strcmp(sc->events[i].node, "fleet")) {
 			const char *lib = getenv("FLBENCH_FAKETIME_LIB");
 			const char *cands[] = {lib, "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
 					       "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
@@ -495,17 +518,7 @@ static int start_proxy(live *l, char *err, size_t errlen)
 	/* the scheduler's endpoint: servers dial it */
 	lv_node *s = &l->sched;
 	snprintf(s->proxy_ip, sizeof s->proxy_ip, "127.0.1.2");
-	cJSON *b = cJSON_CreateObject();
-	char a[40];
-	cJSON_AddStringToObject(b, "name", "scheduler");
-	cJSON_AddStringToObject(b, "listen", "127.0.1.2:0");
-	snprintf(a, sizeof a, "%s:%u", s->ip, s->port);
-	cJSON_AddStringToObject(b, "target", a);
-	r = lv_proxy_call(l, "POST", "/proxies", b, err, errlen);
-	const cJSON *lis = cJSON_GetObjectItemCaseSensitive(r, "listen");
-	const char *colon = cJSON_IsString(lis) ? strrchr(lis->valuestring, ':') : NULL;
-	s->proxy_port = colon ? (uint16_t)atoi(colon + 1) : 0;
-	cJSON_Delete(r);
+	s->proxy_port = proxy_endpoint(l, "scheduler", s->proxy_ip, s->ip, s->port, err, errlen);
 	if (!s->proxy_port) {
 		if (!err[0])
 			snprintf(err, errlen, "netem-proxy: no endpoint for the scheduler");
@@ -606,8 +619,10 @@ int lv_setup(live *l, char *err, size_t errlen)
 	}
 	l->server_total = sc->server_num;
 	lv_node *f = &l->fleet;
-	if ((rc = node_init(l, f, "fleet", LV_IP_FLEET)) != 0)
+	if ((rc = node_init(l, f, "fleet", LV_IP_FLEET)) != 0 ||
+	    (rc = lp_free_port(LV_IP_FLEET, &l->port_state, &l->fleet_ctl_port)) != 0)
 		goto fail;
+	f->port = l->fleet_ctl_port; /* its address in summary.json: the control API */
 	fleet_args(l, f);
 	if ((rc = lv_start(l, f)) != 0)
 		goto fail;

@@ -347,6 +347,8 @@ static int run_local(srv_config *cfg, const opts *o)
 		c.fl_server_port += i;
 		if (c.server_inter_port)
 			c.server_inter_port += i;
+		if (c.advertise_inter_port) /* one proxy endpoint per child, numbered as its ports */
+			c.advertise_inter_port += i;
 		pid_t p = fork();
 		if (p < 0) {
 			fprintf(stderr, "fl-server: fork: %s\n", strerror(errno));

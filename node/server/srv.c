@@ -579,8 +579,12 @@ int srv_new(rt_host *h, const srv_config *cfg, srv **out)
 	} else {
 		sched_client_config sc = { 0 };
 		copy_str(sc.node_id, sizeof sc.node_id, cfg->node_id);
-		copy_str(sc.ip, sizeof sc.ip, cfg->server_ip[0] ? cfg->server_ip : rt_host_ip(h));
-		sc.port = s->inter_port;
+		/* what the other servers dial: the advertised endpoint (a proxy's) or our listener */
+		copy_str(sc.ip, sizeof sc.ip,
+			 cfg->advertise_ip[0] ? cfg->advertise_ip
+					      : cfg->server_ip[0] ? cfg->server_ip : rt_host_ip(h));
+		sc.port = cfg->advertise_inter_port ? (uint16_t)cfg->advertise_inter_port
+						    : s->inter_port;
 		sc.fl_server_port = http_server_port(s->http);
 		copy_str(sc.scheduler_ip, sizeof sc.scheduler_ip, cfg->scheduler_ip);
 		sc.scheduler_port = (uint16_t)cfg->scheduler_port;

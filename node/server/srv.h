@@ -76,6 +76,10 @@ typedef struct srv_config {
 	int64_t heartbeat_interval; /* ms, passed to sched_client */
 	int64_t node_timeout;       /* ms, passed to sched_client */
 	int64_t pid;                /* reported to the scheduler (live); 0 under simulation */
+	/* what the scheduler's table tells the other servers to dial for this one's inter-node
+	 * port (e.g. a proxy in front of it); "" / 0 = the address and port it listens on */
+	char advertise_ip[FLAG_STR_MAX];
+	int64_t advertise_inter_port;
 
 	/* owner hooks (not flags) */
 	void (*on_event)(void *data, srv *s, int event);

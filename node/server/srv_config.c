@@ -54,6 +54,10 @@ size_t srv_config_flags(srv_config *c, flag_def *defs, size_t max)
 	F("fl_server_port", FLAG_INT, &c->fl_server_port, "device HTTP port");
 	F("server_inter_port", FLAG_INT, &c->server_inter_port,
 	  "server<->server port (0 = any free port)");
+	F("advertise_ip", FLAG_STR, c->advertise_ip,
+	  "inter-node address other servers are told to dial, e.g. a proxy's (\"\" = server_ip)");
+	F("advertise_inter_port", FLAG_INT, &c->advertise_inter_port,
+	  "inter-node port other servers are told to dial (0 = the port listened on)");
 	F("scheduler_ip", FLAG_STR, c->scheduler_ip, "scheduler address");
 	F("scheduler_port", FLAG_INT, &c->scheduler_port,
 	  "scheduler port (0 = standalone, one server without a scheduler)");
@@ -152,6 +156,11 @@ int srv_config_validate(const srv_config *c, char *err, size_t errlen)
 		BAD("fl_server_port must be in 1..65535, got %lld", (long long)c->fl_server_port);
 	if (!port_ok(c->server_inter_port, 1))
 		BAD("server_inter_port must be in 0..65535, got %lld", (long long)c->server_inter_port);
+	if (c->advertise_ip[0] && strlen(c->advertise_ip) >= 16)
+		BAD("advertise_ip '%s' is not an IPv4 address", c->advertise_ip);
+	if (!port_ok(c->advertise_inter_port, 1))
+		BAD("advertise_inter_port must be in 0..65535, got %lld",
+		    (long long)c->advertise_inter_port);
 	if (!port_ok(c->scheduler_port, 1))
 		BAD("scheduler_port must be in 0..65535, got %lld", (long long)c->scheduler_port);
 	if (strlen(c->scheduler_ip) >= 16)

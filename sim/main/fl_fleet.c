@@ -11,6 +11,12 @@
  * finished request is a line of DIR/requests.csv, every newly seen model's evaluation (real
  * training) a line of DIR/eval.csv, and DIR/summary.json the totals at exit. On a TTY a progress
  * line is redrawn every second. SIGINT/SIGTERM (or --duration) stop cleanly.
+ *
+ * With --control_port, a small HTTP API on --ip lets an orchestrator (sim's live mode) change
+ * the running fleet as sim mode's events do:
+ *   POST /resize {"devices": N}                  fleet_resize: surge or drain
+ *   POST /skew   {"share": s, "offset_ms": o}    fleet_skew: devices [0, s*n) get o ms more
+ * Both answer 200 {"devices": N} or 400 {"error_message": ...}.
  */
 #include "../../node/proto/http.h"
 #include "../../node/rt/rt_uv.h"
@@ -67,6 +73,7 @@ typedef struct opts {
 	char progress[FLAG_STR_MAX];
 	int evaluate;
 	char log_level[FLAG_STR_MAX];
+	int64_t control_port;
 } opts;
 
 typedef struct app {
@@ -78,6 +85,7 @@ typedef struct app {
 	train_real *tr;
 	void *cuda; /* train_cuda, when built with CUDA and asked for */
 	http_client *disc; /* GET /nodes */
+	http_server *ctl;  /* --control_port (NULL without) */
 	int disc_busy;
 	fleet_server servers[MAX_SERVERS];
 	size_t nservers;
@@ -93,7 +101,7 @@ typedef struct app {
 	int64_t max_iter;
 } app;
 
-#define NFLAGS 30
+#define NFLAGS 31
 static void flag_table(opts *o, flag_def *d)
 {
 	flag_def t[NFLAGS] = {
@@ -135,6 +143,9 @@ static void flag_table(opts *o, flag_def *d)
 		{"evaluate", FLAG_BOOL, &o->evaluate,
 		 "real training: evaluate each new global model on the test set", 0},
 		{"log_level", FLAG_STR, o->log_level, "debug, info, warn or error", 0},
+		{"control_port", FLAG_INT, &o->control_port,
+		 "HTTP control API on --ip (0 = none): POST /resize {\"devices\":N}, "
+		 "POST /skew {\"share\":s,\"offset_ms\":o}", 0},
 	};
 	memcpy(d, t, sizeof t);
 }
@@ -365,6 +376,67 @@ static void discover(uv_timer_t *t)
 		a->disc_busy = 1;
 }
 
+/* ---- control API (--control_port) ---- */
+
+static int json_num(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v))
+		return -1;
+	*out = v->valuedouble;
+	return 0;
+}
+
+static void on_control(http_server *srv, http_request *r, void *data)
+{
+	app *a = data;
+	(void)srv;
+	if (strcmp(r->path, "/resize") && strcmp(r->path, "/skew")) {
+		http_respond_error(r, 404, "POST /resize {\"devices\": N} or POST /skew {\"share\": s, "
+				   "\"offset_ms\": o}");
+		return;
+	}
+	if (strcmp(r->method, "POST")) {
+		http_respond_error(r, 405, "POST only");
+		return;
+	}
+	if (!a->fl || a->stopping) {
+		http_respond_error(r, 503, "the fleet is stopping");
+		return;
+	}
+	cJSON *j = cJSON_ParseWithLength((const char *)r->body, r->body_len);
+	double devices = 0, share = 0, offset = 0;
+	const char *bad = NULL;
+	if (!strcmp(r->path, "/resize")) {
+		if (json_num(j, "devices", &devices) || devices < 0 || devices > 10000000 ||
+		    devices != (double)(long)devices)
+			bad = "expected {\"devices\": N} with N an integer in 0..10000000";
+		else if (fleet_resize(a->fl, (long)devices))
+			bad = "the fleet could not be resized (out of memory?)";
+		else
+			rt_log(a->h, RT_LOG_INFO, "control: resized to %ld devices", (long)devices);
+	} else {
+		if (json_num(j, "share", &share) || !(share >= 0 && share <= 1) ||
+		    json_num(j, "offset_ms", &offset) || !(offset > -1e12 && offset < 1e12))
+			bad = "expected {\"share\": s, \"offset_ms\": o} with s in [0, 1]";
+		else {
+			fleet_skew(a->fl, share, (int64_t)offset);
+			rt_log(a->h, RT_LOG_INFO, "control: share %g of the devices skewed by %lld ms",
+			       share, (long long)offset);
+		}
+	}
+	cJSON_Delete(j);
+	if (bad) {
+		http_respond_error(r, 400, bad);
+		return;
+	}
+	fleet_stats st;
+	fleet_get_stats(a->fl, &st);
+	char body[64];
+	int len = snprintf(body, sizeof body, "{\"devices\":%ld}", st.devices);
+	http_respond(r, 200, NULL, body, (size_t)len, NULL);
+}
+
 /* ---- progress, stop ---- */
 
 static void progress(app *a, int final)
@@ -447,6 +519,9 @@ static void stop(app *a)
 	uv_timer_stop(&a->stop_timer);
 	uv_signal_stop(&a->sigint);
 	uv_signal_stop(&a->sigterm);
+	if (a->ctl)
+		http_server_stop(a->ctl);
+	a->ctl = NULL;
 	/* The clients complete what is in flight with RT_ECANCELED inside these calls. */
 	fleet_destroy(a->fl);
 	a->fl = NULL;
@@ -531,9 +606,10 @@ static int configure(app *a, fleet_config *fc, char *err, size_t errlen)
 		return -1;
 	}
 	if (o->samples_per_device < 0 || o->scheduler_manage_port < 1 ||
-	    o->scheduler_manage_port > 65535 || o->discovery_interval < 1) {
+	    o->scheduler_manage_port > 65535 || o->discovery_interval < 1 || o->control_port < 0 ||
+	    o->control_port > 65535) {
 		snprintf(err, errlen, "--samples_per_device must be >= 0, --scheduler_manage_port "
-			 "1..65535, --discovery_interval positive");
+			 "1..65535, --discovery_interval positive, --control_port 0..65535");
 		return -1;
 	}
 	if (strlen(o->fl_name) >= sizeof fc->fl_name ||
@@ -657,6 +733,20 @@ int main(int argc, char **argv)
 		train_real_free(a.tr);
 		return 1;
 	}
+	if (a.o.control_port &&
+	    (rc = http_server_start(a.h, a.o.ip, (uint16_t)a.o.control_port, NULL, on_control, &a,
+				    &a.ctl)) != 0) {
+		fprintf(stderr, "fl-fleet: --control_port %s:%lld: %s\n", a.o.ip,
+			(long long)a.o.control_port, rt_strerror(rc));
+		http_client_free(a.disc);
+		fleet_destroy(a.fl);
+		rt_uv_free(a.u);
+		train_real_free(a.tr);
+		return 1;
+	}
+	if (a.ctl)
+		printf("fl-fleet: control API on http://%s:%u (POST /resize, POST /skew)\n", a.o.ip,
+		       http_server_port(a.ctl));
 	uv_loop_t *loop = rt_uv_loop(a.u);
 	uv_signal_init(loop, &a.sigint);
 	uv_signal_init(loop, &a.sigterm);

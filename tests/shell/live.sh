@@ -1,6 +1,8 @@
 #!/bin/sh
 # Live mode (docs/live-mode.md): scenarios/live-quickstart.json and live-server-recovery.json with
-# real fl-scheduler, fl-server, fl-fleet and netem-proxy processes (60 s each), then a run stopped
+# real fl-scheduler, fl-server, fl-fleet and netem-proxy processes (60 s each; the first also
+# resizes and skews the fleet through its control API and partitions two servers through their
+# advertised proxy endpoints), then a run stopped
 # by Ctrl-C (SIGINT to sim) and a run whose sim is SIGKILLed. Each must leave no process of its own
 # behind (checked by the pids the run recorded and by `pgrep -f` on its unique output directory)
 # and no port listening. Uses $BIN (set by scripts/run-shell-tests.sh).
@@ -42,7 +44,7 @@ left_over() {
 
 # ports of the run's nodes still listening (from summary.json's live.processes addresses)
 listening() {
-	for port in $(grep -o '"\(address\|proxy\|management_api\)":[^"]*"127\.0\.[01]\.[0-9]*:[0-9]*"' "$1/summary.json" |
+	for port in $(grep -o '"\(address\|inter_address\|proxy\|inter_proxy\|management_api\)":[^"]*"127\.0\.[01]\.[0-9]*:[0-9]*"' "$1/summary.json" |
 		sed 's/.*:\([0-9]*\)"$/\1/'); do
 		hex=$(printf '%04X' "$port")
 		cat /proc/net/tcp 2>/dev/null | awk -v h="$hex" '$4 == "0A" { split($2, a, ":"); if (a[2] == h) found = 1 } END { exit !found }' &&
@@ -91,6 +93,21 @@ for name in live-quickstart live-server-recovery; do
 done
 grep -q '"action":"scale_out"' "$T/live-quickstart/events.jsonl" && [ -s "$T/live-quickstart/logs/server-5.log" ] ||
 	no "live-quickstart: the scale-out did not start server/5"
+# the fleet is resized and partly skewed through its control API (--control_port), as in sim mode
+q="$T/live-quickstart"
+grep -q '"devices.final":	300' "$q/summary.json" || no "live-quickstart: devices.final is not 300 after the resize"
+grep '"action":"\(fleet\|clock_skew\|partition\)"' "$q/events.jsonl" | grep -q '"error"' &&
+	no "live-quickstart: fleet/clock_skew/partition failed: $(grep '"error"' "$q/events.jsonl")"
+grep -q 'control: resized to 300 devices' "$q/logs/fleet.log" &&
+	grep -q 'control: share 0.25 of the devices skewed by 2000 ms' "$q/logs/fleet.log" &&
+	ok "live-quickstart: fleet resized to 300 and a quarter skewed live" ||
+	no "live-quickstart: fl-fleet did not log the resize and the skew"
+# servers advertise their inter-node proxy endpoints (127.0.1.x): server<->server links pass
+# netem-proxy, so the partition between server/0 and server/1 applies to them
+n=$(grep -c 'server [0-9]* registered: rank [0-9]*, 127\.0\.1\.' "$q/logs/scheduler.log")
+[ "$n" -ge 4 ] && ! grep 'server [0-9]* registered: rank' "$q/logs/scheduler.log" | grep -q ', 127\.0\.0\.' &&
+	ok "live-quickstart: $n server registrations advertise proxy endpoints" ||
+	no "live-quickstart: servers did not advertise their proxy endpoints: $(grep registered "$q/logs/scheduler.log")"
 
 # Ctrl-C: SIGINT to sim mid-run stops it within a tick; it dies of SIGINT, everything is gone,
 # and summary.json says it was interrupted

@@ -5,6 +5,7 @@
 #include "../../sim/live_inv.h"
 #include "../../sim/live_proc.h"
 #include "../../sim/verdict.h"
+#include "../../node/server/srv.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -179,9 +180,9 @@ START_TEST(http_request_and_relay)
 	int lfd = lh_listen("127.0.0.1", &port);
 	ck_assert_int_ge(lfd, 0);
 	ck_assert_int_gt(port, 0);
-	pid_t srv = fork();
-	ck_assert_int_ge(srv, 0);
-	if (srv == 0) { /* answer two requests, one 200 and one 503 */
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) { /* answer two requests, one 200 and one 503 */
 		int n = 0;
 		while (n < 2) {
 			struct pollfd p = {.fd = lfd, .events = POLLIN};
@@ -202,7 +203,7 @@ START_TEST(http_request_and_relay)
 	ck_assert_str_eq(r.body, "{\"code\":\"1\"}");
 	lh_resp_free(&r);
 	int st;
-	ck_assert_int_eq(waitpid(srv, &st, 0), srv);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	close(lfd);
 	/* nobody listens there any more */
@@ -323,6 +324,29 @@ START_TEST(judge)
 }
 END_TEST
 
+/* live_setup.c makes every server advertise its proxy endpoint: the flags exist, default to
+ * "advertise what you listen on", and are checked. */
+START_TEST(server_advertise_flags)
+{
+	srv_config c;
+	flag_def defs[SRV_CONFIG_MAX_FLAGS];
+	char err[300];
+	srv_config_init(&c);
+	ck_assert_str_eq(c.advertise_ip, "");
+	ck_assert_int_eq(c.advertise_inter_port, 0);
+	size_t n = srv_config_flags(&c, defs, SRV_CONFIG_MAX_FLAGS);
+	char a0[] = "fl-server", a1[] = "--advertise_ip=127.0.1.12", a2[] = "--advertise_inter_port=40123";
+	char *argv[] = {a0, a1, a2, NULL};
+	ck_assert_int_eq(flags_parse(defs, n, 3, argv, "fl-server", "", NULL, err, sizeof err), 0);
+	ck_assert_str_eq(c.advertise_ip, "127.0.1.12");
+	ck_assert_int_eq(c.advertise_inter_port, 40123);
+	ck_assert_int_eq(srv_config_validate(&c, err, sizeof err), 0);
+	c.advertise_inter_port = 70000;
+	ck_assert_int_eq(srv_config_validate(&c, err, sizeof err), SRV_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "advertise_inter_port"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("live");
@@ -343,6 +367,7 @@ int main(void)
 	tcase_add_checked_fixture(v, setup, teardown);
 	tcase_add_test(v, invariants);
 	tcase_add_test(v, judge);
+	tcase_add_test(v, server_advertise_flags);
 	suite_add_tcase(s, v);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
