@@ -1,10 +1,14 @@
 /*
- * lenet.c — LeNet-5 forward/backward on OpenBLAS sgemm, for local training on simulated devices.
+ * lenet.c — LeNet-5 forward/backward for local training on simulated devices.
  *
- * Activations are kept channel-major across the whole batch ([C][n][H][W]) so each convolution is
- * a single GEMM over all n images: weights [Cout, Cin*5*5] times an im2col matrix
- * [Cin*5*5, n*H*W]. The dense layers are row-major [n][features]. Max-pooling records the argmax
- * position of every window so the backward pass scatters gradients without recomputing.
+ * The convolutions are direct (no im2col) and each is fused with its bias, ReLU and 2x2
+ * max-pool: their GEMMs are badly shaped (conv1 is 6 x 25 x n*784) and the im2col matrices, their
+ * packing inside OpenBLAS and the passes over whole activations cost more than the arithmetic.
+ * Pooled maps are channel-major across the batch ([C][n][H][W]); the dense layers are row-major
+ * [n][features] on OpenBLAS sgemm. Max-pooling records the argmax of every window, and since the
+ * gradient of a convolution's output is zero but at the argmax of windows whose ReLU was open,
+ * the convolutions' backward passes visit only those windows (the result is the same as the
+ * dense computation; lenet_gflop_train still counts the dense model's arithmetic).
  * See lenet.h for the API and the thread-count rule.
  */
 #include "lenet.h"
@@ -33,11 +37,12 @@ static const char *const tensor_names[T_COUNT] = {
 #define K 5                /* kernel side */
 #define PAD1 2
 #define PADDED (IMG + 2 * PAD1) /* 32: input side with conv1's zero border */
-#define K1 (1 * K * K)     /* conv1 im2col rows */
-#define K2 (C1 * K * K)    /* conv2 im2col rows */
+#define K1 (1 * K * K)     /* conv1 taps */
+#define K2 (C1 * K * K)    /* conv2 taps */
 #define FLAT (C2 * P2 * P2) /* 400 */
 #define H1 120
 #define H2 84
+#define SLACK 32          /* floats after xpad, p1, dp1 that whole-row vector loads may touch */
 
 struct lenet_ws {
 	int max_batch;
@@ -45,16 +50,13 @@ struct lenet_ws {
 	float *grad;         /* LENET_PARAMS: SGD's gradient */
 	float *x;            /* [B][784] gathered mini-batch */
 	float *xpad;         /* [B][32*32] input with its zero border (the border stays zero) */
-	float *ones;         /* [B*784] of 1.0: bias gradients as GEMV row sums */
+	float *ones;         /* [B] of 1.0: dense bias gradients as GEMV column sums */
 	uint8_t *y;          /* [B] */
-	float *col1;         /* [25][B*784] */
-	float *a1, *da1;     /* [6][B*784] conv1 after ReLU, and its gradient */
 	float *p1, *dp1;     /* [6][B*196] */
-	int32_t *idx1;       /* [6][B*196] argmax position in a1 */
-	float *col2, *dcol2; /* [150][B*100] */
-	float *a2, *da2;     /* [16][B*100] */
-	float *p2;           /* [16][B*25] */
-	int32_t *idx2;       /* [16][B*25] argmax position in a2 */
+	int32_t *idx1;       /* [6][B*196] argmax position in conv1's [6][B*784] output */
+	float *w2t;          /* [150][16] conv2's weights, output channel fastest */
+	float *w2pad;        /* [16][6][5][8] conv2's kernel rows padded to 8 with zeros */
+	int32_t *idx2;       /* [B][400] argmax offset (0, 1, 10 or 11) of each pool-2 window */
 	float *f, *df;       /* [B][400] */
 	float *h1, *dh1;     /* [B][120] */
 	float *h2, *dh2;     /* [B][84] */
@@ -87,19 +89,15 @@ lenet_ws *lenet_ws_new(int max_batch)
 	ws->grad = malloc(LENET_PARAMS * sizeof(float));
 	ws->x = malloc(b * LENET_IMAGE * sizeof(float));
 	ws->y = malloc(b);
-	ws->xpad = calloc(b * PADDED * PADDED, sizeof(float));
-	ws->ones = malloc(b * IMG * IMG * sizeof(float));
-	ws->col1 = malloc(b * K1 * IMG * IMG * sizeof(float));
-	ws->a1 = malloc(b * C1 * IMG * IMG * sizeof(float));
-	ws->da1 = malloc(b * C1 * IMG * IMG * sizeof(float));
-	ws->p1 = malloc(b * C1 * P1 * P1 * sizeof(float));
-	ws->dp1 = malloc(b * C1 * P1 * P1 * sizeof(float));
+	/* + SLACK: the conv1 kernels read whole 32-float rows, up to 4 floats past a row's end */
+	ws->xpad = calloc(b * PADDED * PADDED + SLACK, sizeof(float));
+	ws->ones = malloc(b * sizeof(float));
+	/* + SLACK: conv2's backward pass reads and adds 8-float rows, up to 4 past the end */
+	ws->p1 = calloc(b * C1 * P1 * P1 + SLACK, sizeof(float));
+	ws->dp1 = calloc(b * C1 * P1 * P1 + SLACK, sizeof(float));
 	ws->idx1 = malloc(b * C1 * P1 * P1 * sizeof(int32_t));
-	ws->col2 = malloc(b * K2 * O2 * O2 * sizeof(float));
-	ws->dcol2 = malloc(b * K2 * O2 * O2 * sizeof(float));
-	ws->a2 = malloc(b * C2 * O2 * O2 * sizeof(float));
-	ws->da2 = malloc(b * C2 * O2 * O2 * sizeof(float));
-	ws->p2 = malloc(b * FLAT * sizeof(float));
+	ws->w2t = malloc(K2 * C2 * sizeof(float));
+	ws->w2pad = calloc(C2 * C1 * K * 8, sizeof(float));
 	ws->idx2 = malloc(b * FLAT * sizeof(int32_t));
 	ws->f = malloc(b * FLAT * sizeof(float));
 	ws->df = malloc(b * FLAT * sizeof(float));
@@ -109,14 +107,14 @@ lenet_ws *lenet_ws_new(int max_batch)
 	ws->dh2 = malloc(b * H2 * sizeof(float));
 	ws->z3 = malloc(b * LENET_CLASSES * sizeof(float));
 	ws->dz3 = malloc(b * LENET_CLASSES * sizeof(float));
-	if (!ws->grad || !ws->x || !ws->y || !ws->xpad || !ws->ones || !ws->col1 || !ws->a1 || !ws->da1 || !ws->p1 ||
-	    !ws->dp1 || !ws->idx1 || !ws->col2 || !ws->dcol2 || !ws->a2 || !ws->da2 || !ws->p2 ||
+	if (!ws->grad || !ws->x || !ws->y || !ws->xpad || !ws->ones || !ws->p1 ||
+	    !ws->dp1 || !ws->idx1 || !ws->w2t || !ws->w2pad ||
 	    !ws->idx2 || !ws->f || !ws->df || !ws->h1 || !ws->dh1 || !ws->h2 || !ws->dh2 ||
 	    !ws->z3 || !ws->dz3) {
 		lenet_ws_free(ws);
 		return NULL;
 	}
-	for (size_t i = 0; i < b * IMG * IMG; i++)
+	for (size_t i = 0; i < b; i++)
 		ws->ones[i] = 1.0f;
 	return ws;
 }
@@ -130,17 +128,11 @@ void lenet_ws_free(lenet_ws *ws)
 	free(ws->y);
 	free(ws->xpad);
 	free(ws->ones);
-	free(ws->col1);
-	free(ws->a1);
-	free(ws->da1);
 	free(ws->p1);
 	free(ws->dp1);
 	free(ws->idx1);
-	free(ws->col2);
-	free(ws->dcol2);
-	free(ws->a2);
-	free(ws->da2);
-	free(ws->p2);
+	free(ws->w2t);
+	free(ws->w2pad);
 	free(ws->idx2);
 	free(ws->f);
 	free(ws->df);
@@ -171,91 +163,299 @@ static void pad_images(const float *restrict x, int n, float *restrict xpad)
 			       x + (size_t)b * LENET_IMAGE + y * IMG, IMG * sizeof(float));
 }
 
-/* col[k][b*784 + oy*28 + ox] = x[b][oy+ky-2][ox+kx-2] (0 outside), k = ky*5 + kx, read from the
- * padded frames. */
-static void im2col1(const float *restrict xpad, int n, float *restrict col)
+/*
+ * The kernels below use GCC vector types: 16 floats (one AVX-512 register, two AVX2 ones) and 8.
+ * GCC builds clones for AVX2 and AVX-512 (with FMA contraction) next to the baseline one and
+ * picks one at load time; each clone always sums in the same order, so results are reproducible
+ * on a given machine, as OpenBLAS's are.
+ */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define LENET_CLONES \
+	__attribute__((target_clones("default", "avx2", "avx512f"), optimize("fp-contract=fast")))
+#endif
+#endif
+#ifndef LENET_CLONES
+#define LENET_CLONES
+#endif
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+/* Macros rather than functions: a v16 argument or return value would change the ABI between the
+ * clones (GCC's -Wpsabi). */
+#define LOAD16(p) __extension__({ v16 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define LOAD8(p) __extension__({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+
+/*
+ * conv1, its bias and ReLU, and the 2x2 max-pool after it, two output rows at a time, each row
+ * as 32 lanes (lanes 28..31 are discarded) read straight from the padded 32x32 frames:
+ * a = max(bias[c] + sum_k w[c][k] * xpad[b][y+ky][x+kx], 0) is pooled straight from registers
+ * into p1 ([C1][n][14][14]) and idx1 (the window's first maximum as a position in the
+ * [C1][n][28][28] activation, which is never stored: p1 > 0 tells the backward pass whether the
+ * ReLU was open there).
+ */
+LENET_CLONES
+static void conv1_forward_pool(const float *restrict xpad, int n, const float *restrict w,
+			       const float *restrict bias, float *restrict p1,
+			       int32_t *restrict idx1)
 {
-	size_t ld = (size_t)n * IMG * IMG;
+	for (int b = 0; b < n; b++) {
+		const float *xi = xpad + (size_t)b * PADDED * PADDED;
 
-	for (int ky = 0; ky < K; ky++)
-		for (int kx = 0; kx < K; kx++) {
-			float *row = col + (size_t)(ky * K + kx) * ld;
+		for (int oy = 0; oy < P1; oy++) {
+			v16 acc[2][C1][2];
 
-			for (int b = 0; b < n; b++)
-				for (int oy = 0; oy < IMG; oy++) {
-					float *restrict dst = row + ((size_t)b * IMG + oy) * IMG;
-					const float *restrict src = xpad + (size_t)b * PADDED * PADDED +
-								    (oy + ky) * PADDED + kx;
+			#pragma GCC unroll 32
+			for (int r = 0; r < 2; r++)
+				#pragma GCC unroll 32
+				for (int c = 0; c < C1; c++)
+					acc[r][c][0] = acc[r][c][1] = (v16){ 0 };
+			#pragma GCC unroll 32
+			for (int ky = 0; ky < K + 1; ky++)
+				#pragma GCC unroll 32
+				for (int kx = 0; kx < K; kx++) {
+					const float *row = xi + (2 * oy + ky) * PADDED + kx;
+					v16 x0 = LOAD16(row), x1 = LOAD16(row + 16);
 
-					for (int ox = 0; ox < IMG; ox++)
-						dst[ox] = src[ox];
+					/* input row 2*oy + ky feeds output row 2*oy with kernel row ky
+					 * and output row 2*oy + 1 with kernel row ky - 1 */
+					#pragma GCC unroll 32
+					for (int c = 0; c < C1; c++) {
+						if (ky < K) {
+							float wc = w[c * K1 + ky * K + kx];
+
+							acc[0][c][0] += x0 * wc;
+							acc[0][c][1] += x1 * wc;
+						}
+						if (ky > 0) {
+							float wc = w[c * K1 + (ky - 1) * K + kx];
+
+							acc[1][c][0] += x0 * wc;
+							acc[1][c][1] += x1 * wc;
+						}
+					}
+				}
+			for (int c = 0; c < C1; c++) {
+				float out[2][32];
+				size_t j = (((size_t)c * n + b) * P1 + oy) * P1;
+				int32_t base = (int32_t)((((size_t)c * n + b) * IMG + 2 * oy) * IMG);
+
+				for (int r = 0; r < 2; r++) {
+					memcpy(out[r], &acc[r][c][0], sizeof acc[r][c][0]);
+					memcpy(out[r] + 16, &acc[r][c][1], sizeof acc[r][c][1]);
+					for (int x = 0; x < IMG; x++) {
+						float v = out[r][x] + bias[c];
+
+						out[r][x] = v > 0 ? v : 0;
+					}
+				}
+				for (int ox = 0; ox < P1; ox++) {
+					/* first maximum, branch-free (the data decide at random) */
+					float m = out[0][2 * ox], e;
+					int32_t at = base + 2 * ox;
+
+					e = out[0][2 * ox + 1];
+					at = e > m ? base + 2 * ox + 1 : at;
+					m = e > m ? e : m;
+					e = out[1][2 * ox];
+					at = e > m ? base + IMG + 2 * ox : at;
+					m = e > m ? e : m;
+					e = out[1][2 * ox + 1];
+					at = e > m ? base + IMG + 2 * ox + 1 : at;
+					m = e > m ? e : m;
+					p1[j + ox] = m;
+					idx1[j + ox] = at;
+				}
+			}
+		}
+	}
+}
+
+/*
+ * conv1's weight and bias gradients straight from the pooled gradient: the gradient of conv1's
+ * output is zero but at each pool window's argmax where the ReLU was open (p1 > 0), so each such
+ * window adds d * its 5x5 input patch to gw[c] (one 8-lane row per kernel row; lanes 5..7 are
+ * never summed) and d to gb[c]. The dense [6][n][28][28] gradient is never built.
+ */
+LENET_CLONES
+static void conv1_weight_grad(const float *restrict xpad, const float *restrict dp1,
+			      const float *restrict p1, const int32_t *restrict idx1, int n,
+			      float *restrict gw, float *restrict gb)
+{
+	for (int c = 0; c < C1; c++) {
+		v8 acc[K];
+		float bsum = 0;
+
+		#pragma GCC unroll 8
+		for (int ky = 0; ky < K; ky++)
+			acc[ky] = (v8){ 0 };
+		for (int b = 0; b < n; b++) {
+			const float *xi = xpad + (size_t)b * PADDED * PADDED;
+			size_t cb = (size_t)c * n + b;
+
+			for (int oy = 0; oy < P1; oy++)
+				for (int ox = 0; ox < P1; ox++) {
+					size_t j = (cb * P1 + oy) * P1 + ox;
+					int32_t off;
+					int dy, dx;
+					float d;
+					const float *r;
+
+					if (!(p1[j] > 0))
+						continue;
+					d = dp1[j];
+					off = idx1[j] - (int32_t)((cb * IMG + 2 * oy) * IMG + 2 * ox);
+					dy = off >= IMG;
+					dx = off - dy * IMG;
+					r = xi + (2 * oy + dy) * PADDED + 2 * ox + dx;
+					#pragma GCC unroll 8
+					for (int ky = 0; ky < K; ky++)
+						acc[ky] += LOAD8(r + ky * PADDED) * d;
+					bsum += d;
 				}
 		}
+		for (int ky = 0; ky < K; ky++)
+			for (int kx = 0; kx < K; kx++)
+				gw[c * K1 + ky * K + kx] += acc[ky][kx];
+		gb[c] += bsum;
+	}
 }
 
-/* col[c*25 + ky*5 + kx][b*100 + oy*10 + ox] = p1[c][b][oy+ky][ox+kx]. */
-static void im2col2(const float *p1, int n, float *col)
+/*
+ * conv2, its bias and ReLU, and the 2x2 max-pool after it, directly (no im2col): the 16 output
+ * channels are the 16 lanes of a vector, so each of the 150 taps is one weight vector (w2t)
+ * times a broadcast input value, for the 2 x 10 outputs of a pair of rows at once. The pooled
+ * result goes straight to the flattened f ([n][400], channel-major per image as MindSpore's
+ * Flatten) and idx2 gets each window's first maximum as an offset 0, 1, 10 or 11 from its
+ * top-left corner.
+ */
+LENET_CLONES
+static void conv2_forward_pool(const float *restrict p1, int n, const float *restrict w2t,
+			       const float *restrict bias, float *restrict f,
+			       int32_t *restrict idx2)
 {
-	size_t ld = (size_t)n * O2 * O2, cs = (size_t)n * P1 * P1;
+	v16 bv = LOAD16(bias);
 
-	for (int c = 0; c < C1; c++)
-		for (int ky = 0; ky < K; ky++)
-			for (int kx = 0; kx < K; kx++) {
-				float *row = col + (size_t)(c * K * K + ky * K + kx) * ld;
+	for (int b = 0; b < n; b++)
+		for (int oy = 0; oy < P2; oy++) {
+			v16 acc[2][O2];
 
-				for (int b = 0; b < n; b++)
-					for (int oy = 0; oy < O2; oy++)
-						memcpy(row + (size_t)b * O2 * O2 + oy * O2,
-						       p1 + c * cs + (size_t)b * P1 * P1 +
-							       (oy + ky) * P1 + kx,
-						       O2 * sizeof *row);
-			}
-}
+			#pragma GCC unroll 32
+			for (int x = 0; x < O2; x++)
+				acc[0][x] = acc[1][x] = (v16){ 0 };
+			for (int c = 0; c < C1; c++) {
+				const float *in = p1 + (((size_t)c * n + b) * P1 + 2 * oy) * P1;
+				const float *wc = w2t + (size_t)c * K * K * C2;
 
-/* The adjoint of im2col2: dp1 = sum of dcol entries over the positions each one was copied to. */
-static void col2im2(const float *restrict dcol, int n, float *restrict dp1)
-{
-	size_t ld = (size_t)n * O2 * O2, cs = (size_t)n * P1 * P1;
+				#pragma GCC unroll 32
+				for (int ky = 0; ky < K + 1; ky++)
+					#pragma GCC unroll 32
+					for (int kx = 0; kx < K; kx++) {
+						const float *row = in + ky * P1 + kx;
 
-	memset(dp1, 0, (size_t)C1 * cs * sizeof *dp1);
-	for (int c = 0; c < C1; c++)
-		for (int ky = 0; ky < K; ky++)
-			for (int kx = 0; kx < K; kx++) {
-				const float *row = dcol + (size_t)(c * K * K + ky * K + kx) * ld;
+						/* input row 2*oy + ky feeds output row 2*oy with
+						 * kernel row ky and row 2*oy + 1 with ky - 1 */
+						if (ky < K) {
+							v16 wv = LOAD16(wc + (ky * K + kx) * C2);
 
-				for (int b = 0; b < n; b++)
-					for (int oy = 0; oy < O2; oy++) {
-						const float *restrict src =
-							row + (size_t)b * O2 * O2 + oy * O2;
-						float *restrict dst = dp1 + c * cs +
-								      (size_t)b * P1 * P1 +
-								      (oy + ky) * P1 + kx;
+							#pragma GCC unroll 32
+							for (int x = 0; x < O2; x++)
+								acc[0][x] += wv * row[x];
+						}
+						if (ky > 0) {
+							v16 wv = LOAD16(wc + ((ky - 1) * K + kx) * C2);
 
-						/* 8 + 2: the 8 vectorize at -O2 */
-						for (int ox = 0; ox < 8; ox++)
-							dst[ox] += src[ox];
-						dst[8] += src[8];
-						dst[9] += src[9];
+							#pragma GCC unroll 32
+							for (int x = 0; x < O2; x++)
+								acc[1][x] += wv * row[x];
+						}
 					}
 			}
-}
+			for (int ox = 0; ox < P2; ox++) {
+				static const int32_t offs[4] = { 0, 1, O2, O2 + 1 };
+				v16 m = { 0 };
+				v16i at = { 0 };
 
-/* a[c][b][*] = max(a[c][b][*] + bias[c], 0); per (elements per image) is a constant after
- * inlining. */
-static inline void bias_relu_rows(float *restrict a, int channels, int n, int per,
-				  const float *restrict bias)
-{
-	for (int c = 0; c < channels; c++)
-		for (int b = 0; b < n; b++) {
-			float *restrict r = a + ((size_t)c * n + b) * per;
-			float bc = bias[c];
+				/* ReLU, then the first maximum of the window, lane by lane */
+				for (int q = 0; q < 4; q++) {
+					v16 t = acc[q >> 1][2 * ox + (q & 1)] + bv;
+					v16i gt;
 
-			for (int i = 0; i < per; i++) {
-				float v = r[i] + bc;
-
-				r[i] = v > 0 ? v : 0;
+					t = (v16)((v16i)t & (t > 0));
+					gt = t > m;
+					m = (v16)(((v16i)t & gt) | ((v16i)m & ~gt));
+					at = (gt & offs[q]) | (at & ~gt);
+				}
+				for (int co = 0; co < C2; co++) {
+					f[(size_t)b * FLAT + co * P2 * P2 + oy * P2 + ox] = m[co];
+					idx2[(size_t)b * FLAT + co * P2 * P2 + oy * P2 + ox] = at[co];
+				}
 			}
 		}
+}
+
+/*
+ * conv2's backward pass from the gradient of the flattened pool output df: the gradient of
+ * conv2's output is zero but at each window's argmax where the ReLU was open (f > 0), so each
+ * such (channel co, window) adds d * its 6x5x5 input patch to gw[co] (8-lane rows, lanes 5..7
+ * never summed), d to gb[co], and d * w[co] to the patch's place in dp1 (overwritten; w2pad's
+ * zero lanes 5..7 add nothing past the patch).
+ */
+LENET_CLONES
+static void conv2_backward(const float *restrict p1, const float *restrict f,
+			   const float *restrict df, const int32_t *restrict idx2, int n,
+			   const float *restrict w2pad, float *restrict gw, float *restrict gb,
+			   float *restrict dp1)
+{
+	size_t cs = (size_t)n * P1 * P1;
+
+	memset(dp1, 0, C1 * cs * sizeof *dp1);
+	for (int co = 0; co < C2; co++) {
+		v8 acc[C1][K], wr[C1][K];
+		float bsum = 0;
+
+		#pragma GCC unroll 32
+		for (int c = 0; c < C1; c++)
+			#pragma GCC unroll 8
+			for (int ky = 0; ky < K; ky++) {
+				acc[c][ky] = (v8){ 0 };
+				wr[c][ky] = LOAD8(w2pad + ((co * C1 + c) * K + ky) * 8);
+			}
+		for (int b = 0; b < n; b++)
+			for (int i = 0; i < P2 * P2; i++) {
+				size_t k = (size_t)b * FLAT + co * P2 * P2 + i;
+				int32_t off = idx2[k];
+				int dy = off >= O2, y, x;
+				float d;
+
+				if (!(f[k] > 0))
+					continue;
+				d = df[k];
+				y = 2 * (i / P2) + dy;
+				x = 2 * (i % P2) + off - dy * O2;
+				#pragma GCC unroll 32
+				for (int c = 0; c < C1; c++) {
+					size_t at = c * cs + (size_t)b * P1 * P1 + y * P1 + x;
+
+					#pragma GCC unroll 8
+					for (int ky = 0; ky < K; ky++) {
+						v8 t = LOAD8(dp1 + at + ky * P1);
+
+						acc[c][ky] += LOAD8(p1 + at + ky * P1) * d;
+						t += wr[c][ky] * d;
+						memcpy(dp1 + at + ky * P1, &t, sizeof t);
+					}
+				}
+				bsum += d;
+			}
+		for (int c = 0; c < C1; c++)
+			for (int ky = 0; ky < K; ky++)
+				for (int kx = 0; kx < K; kx++)
+					gw[co * K2 + c * K * K + ky * K + kx] += acc[c][ky][kx];
+		gb[co] += bsum;
+	}
 }
 
 /* Row-major [n][m] dense output: add bias per column, then ReLU if asked. */
@@ -269,43 +469,6 @@ static void bias_cols(float *a, int n, int m, const float *bias, int relu)
 		}
 }
 
-/* 2x2 max-pool with stride 2 of [C][n][h][h] into [C][n][h/2][h/2]; idx gets the position of
- * the (first) maximum of each window within `a`. */
-static void maxpool(const float *a, int channels, int n, int h, float *p, int32_t *idx)
-{
-	int ho = h / 2;
-	size_t j = 0;
-
-	for (int c = 0; c < channels; c++)
-		for (int b = 0; b < n; b++) {
-			size_t base = ((size_t)c * n + b) * h * h;
-
-			for (int oy = 0; oy < ho; oy++)
-				for (int ox = 0; ox < ho; ox++, j++) {
-					size_t q = base + (size_t)(2 * oy) * h + 2 * ox;
-					size_t cand[4] = { q, q + 1, q + h, q + h + 1 };
-					size_t best = q;
-
-					for (int t = 1; t < 4; t++)
-						if (a[cand[t]] > a[best])
-							best = cand[t];
-					p[j] = a[best];
-					idx[j] = (int32_t)best;
-				}
-		}
-}
-
-/* Gradient through max-pool and the ReLU before it: da is zero but at each window's argmax,
- * where it is the pooled gradient if the activation there was positive. */
-static void unpool_relu(const float *dp, const int32_t *idx, size_t np, const float *a,
-			float *da, size_t na)
-{
-	memset(da, 0, na * sizeof *da);
-	for (size_t j = 0; j < np; j++)
-		if (a[idx[j]] > 0)
-			da[idx[j]] = dp[j];
-}
-
 static void relu_mask(float *d, const float *a, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -314,12 +477,7 @@ static void relu_mask(float *d, const float *a, size_t len)
 }
 
 /* Bias gradients as GEMVs against the ones vector (vectorized and in a fixed order):
- * g[r] += sum_i a[r][i] for a [rows][len], and g[j] += sum_b a[b][j] for a [n][m]. */
-static void add_row_sums(const lenet_ws *ws, float *g, const float *a, int rows, int len)
-{
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, len, 1.0f, a, len, ws->ones, 1, 1.0f, g, 1);
-}
-
+ * g[j] += sum_b a[b][j] for a [n][m]. */
 static void add_col_sums(const lenet_ws *ws, float *g, const float *a, int n, int m)
 {
 	cblas_sgemv(CblasRowMajor, CblasTrans, n, m, 1.0f, a, m, ws->ones, 1, 1.0f, g, 1);
@@ -336,24 +494,15 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
 
 static void forward_chunk(lenet_ws *ws, const float *w, const float *x, int n)
 {
-	int n1 = n * IMG * IMG, n2 = n * O2 * O2;
+	const float *w2 = w + ws->off[T_C2W];
 
 	pad_images(x, n, ws->xpad);
-	im2col1(ws->xpad, n, ws->col1);
-	gemm(0, 0, C1, n1, K1, w + ws->off[T_C1W], K1, ws->col1, n1, 0, ws->a1, n1);
-	bias_relu_rows(ws->a1, C1, n, IMG * IMG, w + ws->off[T_C1B]);
-	maxpool(ws->a1, C1, n, IMG, ws->p1, ws->idx1);
+	conv1_forward_pool(ws->xpad, n, w + ws->off[T_C1W], w + ws->off[T_C1B], ws->p1, ws->idx1);
 
-	im2col2(ws->p1, n, ws->col2);
-	gemm(0, 0, C2, n2, K2, w + ws->off[T_C2W], K2, ws->col2, n2, 0, ws->a2, n2);
-	bias_relu_rows(ws->a2, C2, n, O2 * O2, w + ws->off[T_C2B]);
-	maxpool(ws->a2, C2, n, O2, ws->p2, ws->idx2);
-
-	/* Flatten channel-major per image: f[b][c*25 + i] = p2[c][b][i]. */
-	for (int c = 0; c < C2; c++)
-		for (int b = 0; b < n; b++)
-			memcpy(ws->f + (size_t)b * FLAT + c * P2 * P2,
-			       ws->p2 + ((size_t)c * n + b) * P2 * P2, P2 * P2 * sizeof(float));
+	for (int t = 0; t < K2; t++)
+		for (int co = 0; co < C2; co++)
+			ws->w2t[t * C2 + co] = w2[co * K2 + t];
+	conv2_forward_pool(ws->p1, n, ws->w2t, w + ws->off[T_C2B], ws->f, ws->idx2);
 
 	gemm(0, 1, n, H1, FLAT, ws->f, FLAT, w + ws->off[T_F1W], FLAT, 0, ws->h1, H1);
 	bias_cols(ws->h1, n, H1, w + ws->off[T_F1B], 1);
@@ -390,7 +539,6 @@ static double xent(const float *z, int label, double *p)
 static double backward_chunk(lenet_ws *ws, const float *w, const uint8_t *y, int n, double scale,
 			     float *g)
 {
-	int n1 = n * IMG * IMG, n2 = n * O2 * O2;
 	double loss = 0;
 
 	for (int b = 0; b < n; b++) {
@@ -419,23 +567,19 @@ static double backward_chunk(lenet_ws *ws, const float *w, const uint8_t *y, int
 	add_col_sums(ws, g + ws->off[T_F1B], ws->dh1, n, H1);
 	gemm(0, 0, n, FLAT, H1, ws->dh1, H1, w + ws->off[T_F1W], FLAT, 0, ws->df, FLAT);
 
-	/* Unflatten into pool-2 order ([c][b][i]); dp1 is free until col2im, so borrow it. */
-	for (int c = 0; c < C2; c++)
-		for (int b = 0; b < n; b++)
-			memcpy(ws->dp1 + ((size_t)c * n + b) * P2 * P2,
-			       ws->df + (size_t)b * FLAT + c * P2 * P2, P2 * P2 * sizeof(float));
-	unpool_relu(ws->dp1, ws->idx2, (size_t)n * FLAT, ws->a2, ws->da2, (size_t)C2 * n2);
-
-	/* conv2 */
-	gemm(0, 1, C2, K2, n2, ws->da2, n2, ws->col2, n2, 1, g + ws->off[T_C2W], K2);
-	add_row_sums(ws, g + ws->off[T_C2B], ws->da2, C2, n2);
-	gemm(1, 0, K2, n2, C2, w + ws->off[T_C2W], K2, ws->da2, n2, 0, ws->dcol2, n2);
-	col2im2(ws->dcol2, n, ws->dp1);
-	unpool_relu(ws->dp1, ws->idx1, (size_t)n * C1 * P1 * P1, ws->a1, ws->da1, (size_t)C1 * n1);
+	/* conv2 (w2pad's lanes 5..7 stay zero from calloc) */
+	for (int co = 0; co < C2; co++)
+		for (int c = 0; c < C1; c++)
+			for (int ky = 0; ky < K; ky++)
+				memcpy(ws->w2pad + ((co * C1 + c) * K + ky) * 8,
+				       w + ws->off[T_C2W] + co * K2 + c * K * K + ky * K,
+				       K * sizeof(float));
+	conv2_backward(ws->p1, ws->f, ws->df, ws->idx2, n, ws->w2pad, g + ws->off[T_C2W],
+		       g + ws->off[T_C2B], ws->dp1);
 
 	/* conv1: no gradient for the input */
-	gemm(0, 1, C1, K1, n1, ws->da1, n1, ws->col1, n1, 1, g + ws->off[T_C1W], K1);
-	add_row_sums(ws, g + ws->off[T_C1B], ws->da1, C1, n1);
+	conv1_weight_grad(ws->xpad, ws->dp1, ws->p1, ws->idx1, n, g + ws->off[T_C1W],
+			  g + ws->off[T_C1B]);
 	return loss;
 }
 

@@ -11,7 +11,8 @@
  * ReLU -> maxpool 2 -> 5x5x16 = 400 (flattened channel-major, as MindSpore's Flatten on NCHW) ->
  * fc1 120 -> ReLU -> fc2 84 -> ReLU -> fc3 10 -> softmax cross-entropy (mean over the batch).
  *
- * Pure computation on OpenBLAS sgemm (convolutions through im2col). The library never sets the
+ * Pure computation: the convolutions are direct (vectorised, with bias, ReLU and max-pool fused;
+ * a build per CPU level picked at load time), the dense layers OpenBLAS sgemm. The library never sets the
  * OpenBLAS thread count: callers call openblas_set_num_threads(1) once (the sim entry point
  * does), which keeps runs single-threaded and their floating-point results reproducible.
  * No globals: any number of workspaces can coexist.
@@ -77,8 +78,9 @@ int lenet_sgd_epochs_idx(lenet_ws *ws, float *params, const float *images, const
 int lenet_evaluate(lenet_ws *ws, const float *params, const float *images, const uint8_t *labels,
 		   int n, float *accuracy, float *loss);
 
-/* Floating-point work in the GEMMs per sample, in GFLOP (2*M*N*K per GEMM; im2col, pooling and
- * the element-wise work are not counted): the forward pass alone, and forward plus backward as
+/* Floating-point work of the model's products per sample, in GFLOP (2*M*N*K for each layer as a
+ * GEMM would do it, whatever the implementation skips; pooling and the element-wise work are not
+ * counted): the forward pass alone, and forward plus backward as
  * one SGD step does it (no input gradient for conv1). For benchmarks. */
 double lenet_gflop_forward(void);
 double lenet_gflop_train(void);
