@@ -16,6 +16,8 @@
  * Connection timer (one per connection, uses that never overlap): HEADER while a request is being
  * read (408 on expiry), IDLE while nothing is pending (close on expiry), KICK (0 ms) to resume
  * parsing buffered input after the FIFO drained, LINGER after an error answer (close on expiry).
+ * HEADER and IDLE are armed lazily (conn_timer_lazy): a busy connection does not restart its
+ * timer per request.
  */
 #include "http.h"
 #include "http_util.h"
@@ -48,10 +50,14 @@ struct hreq {
 	hreq *pprev, *pnext;
 	http_buf text;    /* URL, NUL, then "name\0value\0" per header */
 	size_t url_len, nheaders, value_start;
+	size_t name_start; /* of the header name being read */
+	size_t expect_off; /* the first Expect header's value, when has_expect */
+	int has_expect;
 	int hstate;       /* 0: between headers, 1: in a name, 2: name done, value open */
 	http_buf body;
 	char *resp;       /* the answer's bytes, once answered */
 	size_t resp_len;
+	int resp_borrowed; /* resp is the caller's (sent before http_respond returns): not freed */
 	int answered, close_after, keep_alive, http10, is_head;
 	int linger;       /* an error answer: linger after it, then close */
 	char peer_ip[16];
@@ -68,6 +74,8 @@ struct hconn {
 	http_buf in;      /* input not parsed yet (pipeline full) */
 	rt_timer *timer;
 	int tmode;
+	uint64_t deadline_ns; /* TM_HEADER, TM_IDLE: when the mode's timeout is due */
+	uint64_t armed_ns; /* while the timer runs: when it fires (never later than this) */
 	size_t hdr_bytes; /* of the request being parsed */
 	int err_status;   /* set by a parser callback that stopped parsing */
 	const char *err_msg;
@@ -129,7 +137,8 @@ static void req_free(hreq *q)
 	req_unlink_pending(q);
 	http_buf_free(&q->text);
 	http_buf_free(&q->body);
-	free(q->resp);
+	if (!q->resp_borrowed)
+		free(q->resp);
 	free(q);
 }
 
@@ -188,6 +197,22 @@ static int req_finalize(hconn *c, hreq *q)
 
 /* ---- parser callbacks ---- */
 
+/*
+ * Enter TM_HEADER or TM_IDLE, due delay_ms from now. Every request enters both, so the timer is
+ * not restarted (nor stopped at the end of a request) when it already fires no later than the
+ * new deadline: conn_on_timer then finds the deadline not yet due and waits for the rest.
+ */
+static void conn_timer_lazy(hconn *c, int mode, uint64_t delay_ms)
+{
+	uint64_t deadline = rt_now_ns(c->srv->host) + delay_ms * 1000000;
+	c->tmode = mode;
+	c->deadline_ns = deadline;
+	if (rt_timer_active(c->timer) && c->armed_ns <= deadline)
+		return;
+	c->armed_ns = deadline;
+	rt_timer_start(c->timer, delay_ms, 0);
+}
+
 static int stop_parse(hconn *c, int status, const char *msg)
 {
 	c->err_status = status;
@@ -210,6 +235,12 @@ static int close_value(hreq *q)
 	while (q->text.len > q->value_start &&
 	       (q->text.p[q->text.len - 1] == ' ' || q->text.p[q->text.len - 1] == '\t'))
 		q->text.len--;
+	/* note the first Expect header here rather than search for it per request */
+	if (!q->has_expect && q->value_start - 1 - q->name_start == 6 &&
+	    !strncasecmp(q->text.p + q->name_start, "expect", 6)) {
+		q->has_expect = 1;
+		q->expect_off = q->value_start;
+	}
 	q->hstate = 0;
 	q->nheaders++;
 	return http_buf_add(&q->text, "", 1);
@@ -222,12 +253,15 @@ static int on_message_begin(llhttp_t *p)
 	if (!q)
 		return stop_parse(c, 500, "out of memory");
 	q->conn = c;
-	snprintf(q->peer_ip, sizeof q->peer_ip, "%s", rt_stream_peer_ip(c->stream));
+	const char *ip = rt_stream_peer_ip(c->stream);
+	size_t iplen = ip ? strnlen(ip, sizeof q->peer_ip - 1) : 0;
+	if (iplen)
+		memcpy(q->peer_ip, ip, iplen);
+	q->peer_ip[iplen] = '\0';
 	req_free(c->cur);
 	c->cur = q;
 	c->hdr_bytes = 0;
-	c->tmode = TM_HEADER;
-	rt_timer_start(c->timer, c->srv->cfg.header_timeout_ms, 0);
+	conn_timer_lazy(c, TM_HEADER, c->srv->cfg.header_timeout_ms);
 	return 0;
 }
 
@@ -236,7 +270,9 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 	hconn *c = p->data;
 	if (count_header(c, len))
 		return HPE_USER;
-	if (http_buf_add(&c->cur->text, at, len))
+	/* one allocation for the URL and the usual few headers, not a doubling series */
+	if ((!c->cur->text.cap && http_buf_reserve(&c->cur->text, 256)) ||
+	    http_buf_add(&c->cur->text, at, len))
 		return stop_parse(c, 500, "out of memory");
 	return 0;
 }
@@ -256,7 +292,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	hreq *q = c->cur;
 	if (count_header(c, len))
 		return HPE_USER;
-	if ((q->hstate == 2 && close_value(q)) || http_buf_add(&q->text, at, len))
+	if (q->hstate == 2 && close_value(q))
+		return stop_parse(c, 500, "out of memory");
+	if (q->hstate != 1)
+		q->name_start = q->text.len;
+	if (http_buf_add(&q->text, at, len))
 		return stop_parse(c, 500, "out of memory");
 	q->hstate = 1;
 	return 0;
@@ -306,7 +346,7 @@ static int on_headers_complete(llhttp_t *p)
 	}
 	/* A client that waits for "100 Continue" before its body (curl does past 1 KiB) gets it
 	 * now, unless earlier answers are still owed on the connection. */
-	const char *expect = http_request_header(&q->pub, "Expect");
+	const char *expect = q->has_expect ? q->text.p + q->expect_off : NULL;
 	if (expect && !strcasecmp(expect, "100-continue") && !c->head)
 		rt_stream_write(c->stream, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, NULL);
 	return 0;
@@ -328,8 +368,7 @@ static int on_message_complete(llhttp_t *p)
 	hconn *c = p->data;
 	if (req_finalize(c, c->cur))
 		return stop_parse(c, 500, "out of memory");
-	rt_timer_stop(c->timer);
-	c->tmode = TM_NONE;
+	c->tmode = TM_NONE; /* the timer may run on: it does nothing in TM_NONE */
 	/* hand the request over outside llhttp_execute (see the read loop) */
 	return HPE_PAUSED;
 }
@@ -413,13 +452,13 @@ static void conn_arm_idle(hconn *c)
 {
 	if (c->closing || c->lingering || c->head || c->cur || c->in.len || c->tmode == TM_HEADER)
 		return;
-	c->tmode = TM_IDLE;
-	rt_timer_start(c->timer, c->srv->cfg.idle_timeout_ms, 0);
+	conn_timer_lazy(c, TM_IDLE, c->srv->cfg.idle_timeout_ms);
 }
 
 static void conn_kick(hconn *c)
 {
 	c->tmode = TM_KICK;
+	c->armed_ns = 0;
 	rt_timer_start(c->timer, 0, 0);
 }
 
@@ -442,6 +481,7 @@ static void conn_flush(hconn *c)
 		if (linger) {
 			c->lingering = 1;
 			c->tmode = TM_LINGER;
+			c->armed_ns = UINT64_MAX;
 			rt_timer_start(c->timer, HTTP_LINGER_MS, 0);
 		} else if (close) {
 			conn_close(c);
@@ -608,6 +648,15 @@ static void conn_on_timer(rt_timer *t, void *data)
 {
 	hconn *c = data;
 	int mode = c->tmode;
+	if (mode == TM_HEADER || mode == TM_IDLE) {
+		/* armed for an earlier deadline (see conn_timer_lazy): wait for this one */
+		uint64_t now = rt_now_ns(c->srv->host);
+		if (now < c->deadline_ns) {
+			c->armed_ns = c->deadline_ns;
+			rt_timer_start(t, (c->deadline_ns - now + 999999) / 1000000, 0);
+			return;
+		}
+	}
 	c->tmode = TM_NONE;
 	switch (mode) {
 	case TM_HEADER:
@@ -744,17 +793,27 @@ int http_respond(http_request *r, int status, const char *content_type, const vo
 		status = 500;
 	if (!body)
 		body_len = 0;
-	http_buf b = {0};
 	const char *connection = q->close_after ? "close" : q->http10 ? "keep-alive" : NULL;
-	if (http_buf_response(&b, status, content_type, body, body_len, extra_headers, connection,
-			      q->is_head)) {
-		http_buf_free(&b);
+	/* The answer at the head of the FIFO leaves at once (conn_flush sends it before anything
+	 * else): build it on the stack when it is small. Later ones wait, in their own buffer. */
+	char sbuf[4096];
+	int now = c->head == q && !c->closing;
+	size_t cap = now ? sizeof sbuf : 0;
+	size_t n = http_response_format(now ? sbuf : NULL, cap, status, content_type, body,
+					body_len, extra_headers, connection, q->is_head);
+	char *out = n && n <= cap ? sbuf : NULL;
+	if (n && !out && (out = malloc(n)) != NULL)
+		http_response_format(out, n, status, content_type, body, body_len, extra_headers,
+				     connection, q->is_head);
+	if (!out) {
 		/* cannot answer in order any more: give the connection up */
 		q->answered = 1;
 		conn_close(c);
 		return RT_ENOMEM;
 	}
-	q->resp = http_buf_take(&b, &q->resp_len);
+	q->resp = out;
+	q->resp_len = n;
+	q->resp_borrowed = out == sbuf;
 	q->answered = 1;
 	conn_flush(c);
 	return 0;

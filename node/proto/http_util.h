@@ -46,10 +46,53 @@ int http_buf_add_extra(http_buf *b, const char *extra);
 int http_buf_response(http_buf *b, int status, const char *content_type, const void *body,
 		      size_t body_len, const char *extra, const char *connection, int omit_body);
 
+/* The same response as http_buf_response, written into out[0..cap) without allocating.
+ * Returns its length; when that is more than cap (out may then be NULL) nothing is written,
+ * so call again with a buffer of that size. 0 only if the length overflows size_t. */
+size_t http_response_format(char *out, size_t cap, int status, const char *content_type,
+			    const void *body, size_t body_len, const char *extra,
+			    const char *connection, int omit_body);
+
 /* A whole request with Host, Content-Type when given, Content-Length (left out only for a
  * GET or HEAD without a body), extra lines, then the body. */
 int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *method,
 		     const char *path, const char *content_type, const void *body, size_t body_len,
 		     const char *extra);
+
+/*
+ * A JSON writer whose text is what cJSON_PrintUnformatted (cJSON 1.7) prints for the same members
+ * in the same order: its number format ("%d" for whole values in int range, else "%1.15g" or
+ * "%1.17g"; null for NaN and infinities) and string escapes. It writes an object without building
+ * a cJSON tree (answers to small requests were mostly that). The text starts `lead` bytes into p,
+ * bytes the caller fills in itself (a length prefix); the first JW_INLINE bytes live in the
+ * struct (no allocation for small texts). Keys must need no escapes (they are literals). err is
+ * set when an allocation failed: the text is then incomplete. http_jw_free releases p.
+ */
+enum { HTTP_JW_INLINE = 1024 };
+
+typedef struct http_jw {
+	char *p; /* inl or malloc'd */
+	size_t len, cap;
+	int err;
+	int first; /* no member written yet in the innermost object or array */
+	char inl[HTTP_JW_INLINE];
+} http_jw;
+
+/* Start an object ("{") after lead bytes (lead < HTTP_JW_INLINE). */
+void http_jw_init(http_jw *w, size_t lead);
+void http_jw_free(http_jw *w);
+char *http_jw_grow(http_jw *w, size_t n);
+/* Room for n more bytes at p + len (the caller advances len), or NULL (err is then set). */
+static inline char *http_jw_room(http_jw *w, size_t n)
+{
+	return n <= w->cap - w->len && !w->err ? w->p + w->len : http_jw_grow(w, n);
+}
+void http_jw_add(http_jw *w, const void *b, size_t n);
+void http_jw_ch(http_jw *w, char ch);
+void http_jw_str(http_jw *w, const char *str);   /* a quoted, escaped string */
+void http_jw_key(http_jw *w, const char *key);   /* ,"key": (the comma unless first) */
+void http_jw_num(http_jw *w, double d);
+void http_jw_knum(http_jw *w, const char *key, double d);
+void http_jw_kstr(http_jw *w, const char *key, const char *v);
 
 #endif

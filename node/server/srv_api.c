@@ -9,6 +9,7 @@
 #include "srv_int.h"
 
 #include "../proto/envelope.h"
+#include "../proto/http_util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,9 +28,25 @@ static const char *const round_names[SRV_NROUNDS] = { "startFLJob", "updateModel
 #define GATE_DISABLED "The server's training job is disabled or finished."
 #define GATE_SAFEMODE "The cluster is in safemode."
 
+/* "%" PRId64 into buf (len >= 21), without printf: it runs two or three times per answer. */
 static void fmt_ms(char *buf, size_t len, int64_t ms)
 {
-	snprintf(buf, len, "%" PRId64, ms);
+	char t[24];
+	size_t n = 0;
+	uint64_t u = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+	if (len < 21) {
+		snprintf(buf, len, "%" PRId64, ms);
+		return;
+	}
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (ms < 0)
+		*buf++ = '-';
+	while (n)
+		*buf++ = t[--n];
+	*buf = '\0';
 }
 
 static int64_t next_req(srv *s, int64_t hint)
@@ -65,28 +82,93 @@ static void round_stat(srv *s, int round, int accept)
 }
 
 /*
- * Answer with an envelope: hdr (consumed; NULL = a new one) gets retcode, reason, timestamp and,
- * with a model, the feature map.
+ * Answers are envelopes (proto/envelope.h) whose JSON header is written with http_jw (see
+ * http_util.h): byte for byte what envelope_encode makes of the same cJSON object, without
+ * building and printing a cJSON tree per answer (on small requests that was most of the work).
+ * The http_jw starts after 4 bytes left for the envelope's length prefix.
  */
-static void reply(srv *s, http_request *r, int round, int retcode, const char *reason, cJSON *hdr,
+enum { JW_PREFIX = 4 };
+
+/* The feature_map of envelope_encode (tensors back to back), after its checks: names present,
+ * non-empty and distinct, data present. 0 or -1. */
+static int jw_fmap(http_jw *w, const env_tensor *t, size_t n)
+{
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].name || !t[i].name[0] || (!t[i].data && t[i].count) ||
+		    t[i].count > ((size_t)1 << 53) - off)
+			return -1;
+		off += t[i].count;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(t[i].name, t[j].name))
+				return -1;
+	}
+	http_jw_key(w, "feature_map");
+	http_jw_ch(w, '[');
+	off = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			http_jw_ch(w, ',');
+		w->first = 1;
+		http_jw_ch(w, '{');
+		http_jw_kstr(w, "name", t[i].name);
+		http_jw_knum(w, "offset", (double)off);
+		http_jw_knum(w, "count", (double)t[i].count);
+		http_jw_ch(w, '}');
+		off += t[i].count;
+	}
+	http_jw_ch(w, ']');
+	w->first = 0;
+	return 0;
+}
+
+/* Close the header, pad it to a multiple of 4 with spaces, append the tensors, fill in the
+ * prefix. 0 or -1 (out of memory). */
+static int jw_finish(http_jw *w, const env_tensor *t, size_t nt)
+{
+	http_jw_ch(w, '}');
+	size_t jlen = w->len - JW_PREFIX, hlen = (jlen + 3) & ~(size_t)3;
+	size_t nfloats = 0;
+	for (size_t i = 0; i < nt; i++)
+		nfloats += t[i].count;
+	char *d = http_jw_room(w, hlen - jlen + nfloats * sizeof(float));
+	if (!d || hlen > UINT32_MAX)
+		return -1;
+	memset(d, ' ', hlen - jlen);
+	d += hlen - jlen;
+	for (size_t i = 0; i < nt; i++) {
+		if (t[i].count)
+			memcpy(d, t[i].data, t[i].count * sizeof(float));
+		d += t[i].count * sizeof(float);
+	}
+	w->len = JW_PREFIX + hlen + nfloats * sizeof(float);
+	w->p[0] = (char)(hlen & 0xff);
+	w->p[1] = (char)((hlen >> 8) & 0xff);
+	w->p[2] = (char)((hlen >> 16) & 0xff);
+	w->p[3] = (char)((hlen >> 24) & 0xff);
+	return 0;
+}
+
+/*
+ * Answer with an envelope: hdr (consumed; NULL = a new one) holds the members written so far; it
+ * gets retcode, reason, timestamp and, with a model, the feature map.
+ */
+static void reply(srv *s, http_request *r, int round, int retcode, const char *reason, http_jw *hdr,
 		  const srv_model *m)
 {
 	env_tensor t[MODEL_MAX_TENSORS];
 	size_t nt = 0;
-	uint8_t *out = NULL;
-	size_t len = 0;
 	char ts[32];
+	http_jw local;
 
-	if (!hdr)
-		hdr = cJSON_CreateObject();
 	if (!hdr) {
-		http_respond(r, 500, "text/plain", "out of memory", 13, NULL);
-		return;
+		hdr = &local;
+		http_jw_init(hdr, JW_PREFIX);
 	}
-	cJSON_AddNumberToObject(hdr, "retcode", retcode);
-	cJSON_AddStringToObject(hdr, "reason", reason);
+	http_jw_knum(hdr, "retcode", retcode);
+	http_jw_kstr(hdr, "reason", reason);
 	fmt_ms(ts, sizeof ts, srv_now_ms(s));
-	cJSON_AddStringToObject(hdr, "timestamp", ts);
+	http_jw_kstr(hdr, "timestamp", ts);
 	if (m) {
 		for (size_t i = 0; i < s->def.ntensors; i++) {
 			t[i].name = s->def.tensors[i].name;
@@ -95,31 +177,34 @@ static void reply(srv *s, http_request *r, int round, int retcode, const char *r
 		}
 		nt = s->def.ntensors;
 	}
-	int rc = envelope_encode(hdr, t, nt, &out, &len);
-	cJSON_Delete(hdr);
+	int enc = (nt && jw_fmap(hdr, t, nt)) ? -1 : 0;
+	int oom = !enc && (jw_finish(hdr, t, nt) || hdr->err);
 	srv_count_request(s, round, retcode);
 	round_stat(s, round, retcode == RC_SUCCEED);
-	if (rc) {
-		http_respond(r, 500, "text/plain", "encoding failed", 15, NULL);
+	if (enc || oom) {
+		http_jw_free(hdr);
+		if (oom)
+			http_respond(r, 500, "text/plain", "out of memory", 13, NULL);
+		else
+			http_respond(r, 500, "text/plain", "encoding failed", 15, NULL);
 		return;
 	}
-	s->api_bytes_out += len;
-	http_respond(r, 200, "application/octet-stream", out, len, NULL);
-	free(out);
+	s->api_bytes_out += hdr->len;
+	http_respond(r, 200, "application/octet-stream", hdr->p, hdr->len, NULL);
+	http_jw_free(hdr);
 }
 
 static void reply_next(srv *s, http_request *r, int round, int retcode, const char *reason,
 		       int64_t next)
 {
-	cJSON *hdr = cJSON_CreateObject();
+	http_jw hdr;
 	char buf[32];
 
 	fmt_ms(buf, sizeof buf, next_req(s, next));
-	if (hdr) {
-		cJSON_AddNumberToObject(hdr, "iteration", (double)s->iteration);
-		cJSON_AddStringToObject(hdr, "next_req_time", buf);
-	}
-	reply(s, r, round, retcode, reason, hdr, NULL);
+	http_jw_init(&hdr, JW_PREFIX);
+	http_jw_knum(&hdr, "iteration", (double)s->iteration);
+	http_jw_kstr(&hdr, "next_req_time", buf);
+	reply(s, r, round, retcode, reason, &hdr, NULL);
 }
 
 static void gate(srv *s, http_request *r, int round, const char *text)
@@ -131,24 +216,173 @@ static void gate(srv *s, http_request *r, int round, const char *text)
 
 /* ---- field helpers ---- */
 
-static const char *field_str(const cJSON *h, const char *key)
+/*
+ * A request header read without cJSON, for the common shape only: one flat object whose values
+ * are strings of printable ASCII without escapes or whole numbers of at most 15 digits, no
+ * feature_map. Anything else (and every malformed header) goes to envelope_decode, so what
+ * either way yields is the same: cJSON's first member of a name, its string, and for these
+ * numbers the exact value cJSON's strtod gives.
+ */
+enum { FH_MAX = 8, FH_BUF = 512 };
+
+typedef struct fh_field {
+	const char *k, *v; /* NUL-terminated, in fhdr.buf; v NULL for a number */
+	int64_t num;
+} fh_field;
+
+typedef struct fhdr {
+	size_t n;
+	fh_field f[FH_MAX];
+	char buf[FH_BUF];
+} fhdr;
+
+static int fh_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
+/* A string's contents from p (after its quote): NUL-terminated in place; NULL if unsupported. */
+static char *fh_string(char **pp, char *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
+	char *p = *pp, *st = p;
+	while (p < e && *p != '"') {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '\\')
+			return NULL;
+		p++;
+	}
+	if (p >= e)
+		return NULL;
+	*p = '\0';
+	*pp = p + 1;
+	return st;
+}
+
+/* 0 and *h filled, or -1: decode the general way. */
+static int fh_parse(const uint8_t *body, size_t len, fhdr *h)
+{
+	if (len < 4)
+		return -1;
+	size_t hlen = (size_t)body[0] | ((size_t)body[1] << 8) | ((size_t)body[2] << 16) |
+		      ((size_t)body[3] << 24);
+	if (hlen > len - 4 || hlen >= FH_BUF)
+		return -1;
+	memcpy(h->buf, body + 4, hlen);
+	char *p = h->buf, *e = h->buf + hlen;
+	h->n = 0;
+	while (p < e && fh_ws(*p))
+		p++;
+	if (p >= e || *p++ != '{')
+		return -1;
+	while (p < e && fh_ws(*p))
+		p++;
+	if (p < e && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			if (p >= e || *p++ != '"' || h->n == FH_MAX)
+				return -1;
+			fh_field *f = &h->f[h->n++];
+			if (!(f->k = fh_string(&p, e)) || !strcmp(f->k, "feature_map"))
+				return -1;
+			while (p < e && fh_ws(*p))
+				p++;
+			if (p >= e || *p++ != ':')
+				return -1;
+			while (p < e && fh_ws(*p))
+				p++;
+			if (p >= e)
+				return -1;
+			if (*p == '"') {
+				p++;
+				if (!(f->v = fh_string(&p, e)))
+					return -1;
+			} else {
+				int neg = *p == '-', nd = 0;
+				int64_t x = 0;
+				if (neg)
+					p++;
+				while (p < e && *p >= '0' && *p <= '9' && nd < 16) {
+					x = x * 10 + (*p++ - '0');
+					nd++;
+				}
+				/* whatever cJSON's number scan would take on with must not follow */
+				if (!nd || nd > 15 || (p < e && strchr("0123456789+-.eE", *p) && *p))
+					return -1;
+				f->v = NULL;
+				f->num = neg ? -x : x;
+			}
+			while (p < e && fh_ws(*p))
+				p++;
+			if (p < e && *p == ',') {
+				p++;
+				while (p < e && fh_ws(*p))
+					p++;
+				continue;
+			}
+			if (p < e && *p == '}') {
+				p++;
+				break;
+			}
+			return -1;
+		}
+	}
+	for (; p < e; p++)
+		if (!fh_ws(*p))
+			return -1;
+	return 0;
+}
+
+/* A header either way: cJSON (j) or the fast reading (f). */
+typedef struct hv {
+	const cJSON *j;
+	const fhdr *f;
+} hv;
+
+static const fh_field *fh_get(const fhdr *f, const char *key)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->f[i].k, key))
+			return &f->f[i];
+	return NULL;
+}
+
+static int field_has(const hv *h, const char *key)
+{
+	return h->f ? fh_get(h->f, key) != NULL : cJSON_GetObjectItemCaseSensitive(h->j, key) != NULL;
+}
+
+static const char *field_str(const hv *h, const char *key)
+{
+	if (h->f) {
+		const fh_field *f = fh_get(h->f, key);
+		return f && f->v && f->v[0] ? f->v : NULL;
+	}
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->j, key);
 	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
-static int field_int(const cJSON *h, const char *key, int64_t *out)
+static int field_int(const hv *h, const char *key, int64_t *out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
+	const char *str = NULL;
 
-	if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
-		*out = (int64_t)v->valuedouble;
-		return 0;
+	if (h->f) {
+		const fh_field *f = fh_get(h->f, key);
+		if (f && !f->v) {
+			*out = f->num;
+			return 0;
+		}
+		if (f && f->v[0])
+			str = f->v;
+	} else {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->j, key);
+		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+			*out = (int64_t)v->valuedouble;
+			return 0;
+		}
+		if (cJSON_IsString(v) && v->valuestring[0])
+			str = v->valuestring;
 	}
-	if (cJSON_IsString(v) && v->valuestring[0]) {
+	if (str) {
 		char *end;
 		errno = 0;
-		long long x = strtoll(v->valuestring, &end, 10);
+		long long x = strtoll(str, &end, 10);
 		if (!errno && !*end) {
 			*out = x;
 			return 0;
@@ -158,7 +392,7 @@ static int field_int(const cJSON *h, const char *key, int64_t *out)
 }
 
 /* The replay check: 0 when the timestamp is within replay_attack_time_diff of our clock. */
-static int check_timestamp(srv *s, const cJSON *h, char *why, size_t len)
+static int check_timestamp(srv *s, const hv *h, char *why, size_t len)
 {
 	int64_t ts, now = srv_now_ms(s);
 
@@ -221,27 +455,27 @@ static int check_fmap(srv *s, const env_tensor *t, size_t nt, float *dst, char *
 
 /* ---- rounds ---- */
 
-static cJSON *plan_json(srv *s)
+static void plan_json(srv *s, http_jw *w)
 {
-	cJSON *p = cJSON_CreateObject();
-
-	if (!p)
-		return NULL;
-	cJSON_AddStringToObject(p, "fl_name", s->cfg.fl_name);
-	cJSON_AddNumberToObject(p, "epochs", (double)s->cfg.client_epoch_num);
-	cJSON_AddNumberToObject(p, "mini_batch", (double)s->cfg.client_batch_size);
-	cJSON_AddNumberToObject(p, "lr", s->cfg.client_learning_rate);
-	cJSON_AddNumberToObject(p, "iterations", (double)s->cfg.fl_iteration_num);
-	return p;
+	http_jw_key(w, "fl_plan_config");
+	http_jw_ch(w, '{');
+	w->first = 1;
+	http_jw_kstr(w, "fl_name", s->cfg.fl_name);
+	http_jw_knum(w, "epochs", (double)s->cfg.client_epoch_num);
+	http_jw_knum(w, "mini_batch", (double)s->cfg.client_batch_size);
+	http_jw_knum(w, "lr", s->cfg.client_learning_rate);
+	http_jw_knum(w, "iterations", (double)s->cfg.fl_iteration_num);
+	http_jw_ch(w, '}');
+	w->first = 0;
 }
 
-static void start_fl_job(srv *s, http_request *r, const cJSON *h)
+static void start_fl_job(srv *s, http_request *r, const hv *h)
 {
 	const char *fl_id = field_str(h, "fl_id");
 	int64_t ds = 0;
 	char why[256];
 
-	if (!fl_id || !field_str(h, "fl_name") || !cJSON_GetObjectItemCaseSensitive(h, "timestamp")) {
+	if (!fl_id || !field_str(h, "fl_name") || !field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR,
 		      "The startFLJob request lacks fl_id, fl_name or timestamp.", NULL, NULL);
 		return;
@@ -266,19 +500,18 @@ static void start_fl_job(srv *s, http_request *r, const cJSON *h)
 	p->round = SRV_ROUND_START;
 	p->req = r;
 	p->iteration = s->iteration;
-	snprintf(p->fl_id, sizeof p->fl_id, "%s", fl_id);
+	memcpy(p->fl_id, fl_id, strlen(fl_id) + 1); /* fits: checked above */
 	p->data_size = ds;
 	srv_count_submit(s, p);
 }
 
-static void update_model(srv *s, http_request *r, const cJSON *h, const env_tensor *t, size_t nt)
+static void update_model(srv *s, http_request *r, const hv *h, const env_tensor *t, size_t nt)
 {
 	const char *fl_id = field_str(h, "fl_id");
 	int64_t iter;
 	char why[320];
 
-	if (!fl_id || !cJSON_GetObjectItemCaseSensitive(h, "timestamp") ||
-	    field_int(h, "iteration", &iter) != 0) {
+	if (!fl_id || !field_has(h, "timestamp") || field_int(h, "iteration", &iter) != 0) {
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR,
 		      "The updateModel request lacks fl_id, iteration or timestamp.", NULL, NULL);
 		return;
@@ -318,7 +551,7 @@ static void update_model(srv *s, http_request *r, const cJSON *h, const env_tens
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h, "upload_loss");
+	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h->j, "upload_loss");
 	if (cJSON_IsNumber(loss) && isfinite(loss->valuedouble)) {
 		p->upload_loss = loss->valuedouble;
 		p->has_loss = 1;
@@ -342,19 +575,19 @@ void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter,
 		result = SRV_CNT_BUSY;
 	if (p->round == SRV_ROUND_START) {
 		if (result == SRV_CNT_OK) {
-			cJSON *hdr = cJSON_CreateObject();
+			http_jw hdr;
 			char buf[32];
 			fmt_ms(buf, sizeof buf, next_req(s, next));
 			srv_model *m = srv_store_get(&s->store, s->iteration - 1);
 			if (!m && s->store.n)
 				m = srv_store_latest(&s->store)->m;
-			if (hdr) {
-				cJSON_AddNumberToObject(hdr, "iteration", (double)s->iteration);
-				cJSON_AddBoolToObject(hdr, "is_selected", 1);
-				cJSON_AddStringToObject(hdr, "next_req_time", buf);
-				cJSON_AddItemToObject(hdr, "fl_plan_config", plan_json(s));
-			}
-			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", hdr, m);
+			http_jw_init(&hdr, JW_PREFIX);
+			http_jw_knum(&hdr, "iteration", (double)s->iteration);
+			http_jw_key(&hdr, "is_selected");
+			http_jw_add(&hdr, "true", 4);
+			http_jw_kstr(&hdr, "next_req_time", buf);
+			plan_json(s, &hdr);
+			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", &hdr, m);
 		} else if (result == SRV_CNT_FULL) {
 			reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "Current amount for startFLJob has "
 				   "reached the threshold. Please startFLJob later.", next);
@@ -400,12 +633,12 @@ void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter,
 	}
 }
 
-static void get_model(srv *s, http_request *r, const cJSON *h)
+static void get_model(srv *s, http_request *r, const hv *h)
 {
 	int64_t iter;
 	char why[320], buf[32];
 
-	if (field_int(h, "iteration", &iter) != 0 || !cJSON_GetObjectItemCaseSensitive(h, "timestamp")) {
+	if (field_int(h, "iteration", &iter) != 0 || !field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_GET, RC_REQUESTERROR,
 		      "The getModel request lacks iteration or timestamp.", NULL, NULL);
 		return;
@@ -416,17 +649,16 @@ static void get_model(srv *s, http_request *r, const cJSON *h)
 	}
 	const srv_store_entry *latest = srv_store_latest(&s->store);
 	int64_t cur = s->iteration;
-	cJSON *hdr = cJSON_CreateObject();
-	if (hdr) {
-		cJSON_AddNumberToObject(hdr, "iteration", (double)cur);
-		fmt_ms(buf, sizeof buf, next_req(s, 0));
-		cJSON_AddStringToObject(hdr, "next_req_time", buf);
-	}
+	http_jw hdr;
+	http_jw_init(&hdr, JW_PREFIX);
+	http_jw_knum(&hdr, "iteration", (double)cur);
+	fmt_ms(buf, sizeof buf, next_req(s, 0));
+	http_jw_kstr(&hdr, "next_req_time", buf);
 	if ((iter == cur && (!latest || latest->iter != cur)) || iter == cur + 1 || !latest) {
 		snprintf(why, sizeof why, "The model is not ready yet for iteration %" PRId64 ". Maybe "
 			 "this is because\n1. Client doesn't send enough update model requests.\n2. "
 			 "The servers have not aggregated the weights yet.", iter);
-		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, hdr, NULL);
+		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, &hdr, NULL);
 		return;
 	}
 	srv_model *m = srv_store_get(&s->store, iter);
@@ -435,16 +667,15 @@ static void get_model(srv *s, http_request *r, const cJSON *h)
 		m = latest->m;
 		mi = latest->iter;
 	}
-	if (hdr)
-		cJSON_AddNumberToObject(hdr, "model_iteration", (double)mi);
+	http_jw_knum(&hdr, "model_iteration", (double)mi);
 	snprintf(why, sizeof why, "Get model for iteration %" PRId64, iter);
-	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, hdr, m);
+	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, &hdr, m);
 }
 
-static void push_metrics(srv *s, http_request *r, const cJSON *h)
+static void push_metrics(srv *s, http_request *r, const hv *h)
 {
-	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h, "loss");
-	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(h, "accuracy");
+	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h->j, "loss");
+	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(h->j, "accuracy");
 	char why[320];
 
 	if (!cJSON_IsNumber(loss) || !cJSON_IsNumber(acc) || !isfinite(loss->valuedouble) ||
@@ -460,10 +691,10 @@ static void push_metrics(srv *s, http_request *r, const cJSON *h)
 	s->st.metric_loss_sum += loss->valuedouble;
 	s->st.metric_acc_sum += acc->valuedouble;
 	s->st.metric_n++;
-	cJSON *hdr = cJSON_CreateObject();
-	if (hdr)
-		cJSON_AddNumberToObject(hdr, "iteration", (double)s->iteration);
-	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", hdr, NULL);
+	http_jw hdr;
+	http_jw_init(&hdr, JW_PREFIX);
+	http_jw_knum(&hdr, "iteration", (double)s->iteration);
+	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", &hdr, NULL);
 }
 
 /* ---- dispatch ---- */
@@ -517,6 +748,15 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 		gate(s, r, round, GATE_SAFEMODE);
 		return;
 	}
+	if (round == SRV_ROUND_START) {
+		/* the most frequent request, small and flat: read without building a cJSON tree */
+		fhdr fh;
+		if (fh_parse(r->body, r->body_len, &fh) == 0) {
+			hv v = { NULL, &fh };
+			start_fl_job(s, r, &v);
+			return;
+		}
+	}
 	cJSON *h = NULL;
 	env_tensor *t = NULL;
 	size_t nt = 0;
@@ -528,11 +768,12 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 		reply(s, r, round, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
+	hv v = { h, NULL };
 	switch (round) {
-	case SRV_ROUND_START: start_fl_job(s, r, h); break;
-	case SRV_ROUND_UPDATE: update_model(s, r, h, t, nt); break;
-	case SRV_ROUND_GET: get_model(s, r, h); break;
-	default: push_metrics(s, r, h); break;
+	case SRV_ROUND_START: start_fl_job(s, r, &v); break;
+	case SRV_ROUND_UPDATE: update_model(s, r, &v, t, nt); break;
+	case SRV_ROUND_GET: get_model(s, r, &v); break;
+	default: push_metrics(s, r, &v); break;
 	}
 	cJSON_Delete(h);
 	free(t);
