@@ -443,6 +443,10 @@ void http_jw_num(http_jw *w, double d)
 		http_jw_add(w, "null", 4);
 		return;
 	}
+	if (d == 0 && signbit(d)) {
+		http_jw_add(w, "-0", 2); /* as cJSON, which prints negative zero through "%1.15g" */
+		return;
+	}
 	int vi = d >= (double)INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
 	if (d == (double)vi) {
 		jw_int(w, vi);
