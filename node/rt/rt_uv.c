@@ -437,22 +437,6 @@ static int uvs_write(rt_stream *hs, const void *buf, size_t len, rt_write_cb cb,
 		return RT_ECLOSED;
 	if (len > SIZE_MAX - sizeof(struct uvw))
 		return RT_ETOOBIG;
-	/* Nothing queued and no completion to report: hand the bytes to the kernel at once. This
-	 * skips a uv_write request (its allocation, and the epoll_ctl libuv makes when its write
-	 * queue drains). Order holds: try_write refuses while earlier bytes are queued. What the
-	 * kernel does not take now (or an error) goes the uv_write way below, which reports it. */
-	if (!cb && s->state == S_OPEN && len) {
-		uv_buf_t tb;
-		tb.base = (char *)buf;
-		tb.len = len;
-		int n = uv_try_write((uv_stream_t *)&s->tcp, &tb, 1);
-		if (n > 0) {
-			if ((size_t)n == len)
-				return 0;
-			buf = (const uint8_t *)buf + n;
-			len -= (size_t)n;
-		}
-	}
 	struct uvw *w = malloc(sizeof *w + len);
 	if (!w)
 		return RT_ENOMEM;
