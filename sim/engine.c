@@ -54,9 +54,7 @@ typedef struct engine {
 	ev_call calls[SC_MAX_EVENTS];
 	int seen_round[FLEET_ROUNDS];
 	/* request statistics: whole run and the current one-second interval */
-	lat_hist run_lat[FLEET_ROUNDS], tick_lat[FLEET_ROUNDS];
-	uint64_t tick_req[FLEET_ROUNDS], tick_ok[FLEET_ROUNDS], tick_rej[FLEET_ROUNDS];
-	uint64_t tick_bytes_in, tick_bytes_out, tick_conn_err;
+	req_tally run, tick;
 	uint64_t srv_req[CLUSTER_MAX_SERVERS], srv_in[CLUSTER_MAX_SERVERS], srv_out[CLUSTER_MAX_SERVERS];
 	uint64_t last_sec_ns;
 	/* iterations as the leader reports them */
@@ -94,23 +92,14 @@ static void obs_request(void *ctx, fleet_round round, int server, int retcode, u
 	engine *e = ctx;
 	if (round >= FLEET_ROUNDS)
 		return;
-	e->tick_req[round]++;
-	if (retcode == 200)
-		e->tick_ok[round]++;
-	else
-		e->tick_rej[round]++;
-	if (retcode < 0)
-		e->tick_conn_err++;
-	e->tick_bytes_out += out;
-	e->tick_bytes_in += in;
+	req_tally_add(&e->run, round, retcode, lat_ns, out, in);
+	req_tally_add(&e->tick, round, retcode, lat_ns, out, in);
 	if (server >= 0 && server < CLUSTER_MAX_SERVERS) {
 		/* from the server's side: what it received and sent */
 		e->srv_req[server]++;
 		e->srv_in[server] += out;
 		e->srv_out[server] += in;
 	}
-	lat_hist_add(&e->run_lat[round], lat_ns);
-	lat_hist_add(&e->tick_lat[round], lat_ns);
 	e->seen_round[round] = 1;
 }
 
@@ -442,20 +431,7 @@ static void metrics_row(engine *e)
 	v[k++] = cluster_state_code(e->cl);
 	v[k++] = (double)fs.devices;
 	v[k++] = (double)fs.online;
-	for (int r = 0; r < 3; r++)
-		v[k++] = (double)e->tick_req[r];
-	for (int r = 0; r < 3; r++)
-		v[k++] = (double)e->tick_ok[r];
-	for (int r = 0; r < 3; r++)
-		v[k++] = (double)e->tick_rej[r];
-	for (int r = 0; r < 3; r++) {
-		v[k++] = lat_hist_quantile_ms(&e->tick_lat[r], 0.50);
-		v[k++] = lat_hist_quantile_ms(&e->tick_lat[r], 0.90);
-		v[k++] = lat_hist_quantile_ms(&e->tick_lat[r], 0.99);
-	}
-	v[k++] = (double)e->tick_bytes_in;
-	v[k++] = (double)e->tick_bytes_out;
-	v[k++] = (double)e->tick_conn_err;
+	k += req_tally_columns(&e->tick, v + k);
 	recorder_metrics_row(e->rec, now(e), v);
 	for (int i = 0; i < e->cl->nservers; i++) {
 		cl_server *s = &e->cl->servers[i];
@@ -470,12 +446,7 @@ static void metrics_row(engine *e)
 	memset(e->srv_req, 0, sizeof e->srv_req);
 	memset(e->srv_in, 0, sizeof e->srv_in);
 	memset(e->srv_out, 0, sizeof e->srv_out);
-	memset(e->tick_req, 0, sizeof e->tick_req);
-	memset(e->tick_ok, 0, sizeof e->tick_ok);
-	memset(e->tick_rej, 0, sizeof e->tick_rej);
-	for (int r = 0; r < FLEET_ROUNDS; r++)
-		lat_hist_reset(&e->tick_lat[r]);
-	e->tick_bytes_in = e->tick_bytes_out = e->tick_conn_err = 0;
+	memset(&e->tick, 0, sizeof e->tick);
 }
 
 static void progress(engine *e)
@@ -633,22 +604,7 @@ static cJSON *final_metrics(engine *e, double wall)
 	}
 	set_num(m, "devices.final", (double)fs.devices);
 	set_num(m, "devices.online.mean", e->online_samples ? e->online_sum / (double)e->online_samples : 0);
-	for (int r = 0; r < 3; r++) {
-		char k[64];
-		const char *rn = fleet_round_name((fleet_round)r);
-		snprintf(k, sizeof k, "requests.%s.total", rn);
-		set_num(m, k, (double)fs.requests[r]);
-		snprintf(k, sizeof k, "requests.%s.ok", rn);
-		set_num(m, k, (double)fs.ok[r]);
-		snprintf(k, sizeof k, "requests.%s.rejected", rn);
-		set_num(m, k, (double)fs.rejected[r]);
-		snprintf(k, sizeof k, "latency.%s.p50_ms", rn);
-		set_num(m, k, lat_hist_quantile_ms(&e->run_lat[r], 0.50));
-		snprintf(k, sizeof k, "latency.%s.p90_ms", rn);
-		set_num(m, k, lat_hist_quantile_ms(&e->run_lat[r], 0.90));
-		snprintf(k, sizeof k, "latency.%s.p99_ms", rn);
-		set_num(m, k, lat_hist_quantile_ms(&e->run_lat[r], 0.99));
-	}
+	req_tally_metrics(&e->run, m);
 	set_num(m, "updates.accepted", (double)fs.updates_accepted);
 	set_num(m, "time.rejected", (double)fs.time_rejected);
 	set_num(m, "fleet.dropouts", (double)fs.dropouts);

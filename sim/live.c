@@ -96,8 +96,6 @@ static double jnum(const cJSON *o, const char *k, double dflt)
 	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
-static const char *const round_names[LV_ROUNDS] = {"startFLJob", "updateModel", "getModel"};
-
 static cJSON *final_metrics(live *l, double run_s, double wall, int servers_up)
 {
 	char path[LV_PATH + 32];
@@ -117,31 +115,16 @@ static cJSON *final_metrics(live *l, double run_s, double wall, int servers_up)
 		set_num(m, "model.loss", l->loss);
 	}
 	set_num(m, "devices.final", fs ? jnum(fs, "devices", (double)l->sc->devices) : (double)l->sc->devices);
-	for (int r = 0; r < LV_ROUNDS; r++) {
-		char k[64];
-		const char *rn = round_names[r];
-		snprintf(k, sizeof k, "requests.%s.total", rn);
-		set_num(m, k, (double)l->tot_req[r]);
-		snprintf(k, sizeof k, "requests.%s.ok", rn);
-		set_num(m, k, (double)l->tot_ok[r]);
-		snprintf(k, sizeof k, "requests.%s.rejected", rn);
-		set_num(m, k, (double)l->tot_rej[r]);
-		snprintf(k, sizeof k, "latency.%s.p50_ms", rn);
-		set_num(m, k, lat_hist_quantile_ms(&l->run_lat[r], 0.50));
-		snprintf(k, sizeof k, "latency.%s.p90_ms", rn);
-		set_num(m, k, lat_hist_quantile_ms(&l->run_lat[r], 0.90));
-		snprintf(k, sizeof k, "latency.%s.p99_ms", rn);
-		set_num(m, k, lat_hist_quantile_ms(&l->run_lat[r], 0.99));
-	}
-	set_num(m, "updates.accepted", fs ? jnum(fs, "updates_accepted", 0) : (double)l->tot_ok[1]);
+	req_tally_metrics(&l->run, m);
+	set_num(m, "updates.accepted", fs ? jnum(fs, "updates_accepted", 0) : (double)l->run.ok[1]);
 	if (fs) { /* only fl-fleet's own totals know these */
 		set_num(m, "time.rejected", jnum(fs, "time_rejected", 0));
 		set_num(m, "fleet.dropouts", jnum(fs, "dropouts", 0));
 		set_num(m, "fleet.bytes_per_device", jnum(fs, "bytes_per_device", 0));
 	}
-	set_num(m, "fleet.conn_errors", (double)l->tot_err);
+	set_num(m, "fleet.conn_errors", (double)l->run.conn_err);
 	set_num(m, "recovery.time_s", (double)l->max_recovery_ns / 1e9);
-	set_num(m, "throughput.bytes_per_s", run_s > 0 ? (double)(l->tot_in + l->tot_out) / run_s : 0);
+	set_num(m, "throughput.bytes_per_s", run_s > 0 ? (double)(l->run.bytes_in + l->run.bytes_out) / run_s : 0);
 	set_num(m, "sim.speedup", wall > 0 ? run_s / wall : 0);
 	cJSON_Delete(fs);
 	return m;
@@ -279,7 +262,7 @@ static void progress(live *l)
 	fprintf(stderr, "\r[%s live] t=%6.1fs / %.0fs  iteration %-4lld ok %-4" PRIu64 " failed %-3" PRIu64
 		"  servers %d  requests %" PRIu64 "  %-24s  ", l->sc->name, t, (double)l->sc->duration_ns / 1e9,
 		(long long)l->iter_last, l->iter_ok, l->iter_failed, up,
-		l->tot_req[0] + l->tot_req[1] + l->tot_req[2], l->state);
+		l->run.req[0] + l->run.req[1] + l->run.req[2], l->state);
 	fflush(stderr);
 }
 

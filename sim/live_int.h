@@ -22,7 +22,6 @@
 #define LV_MAX_SERVERS 64
 #define LV_PATH 1024
 #define LV_MAX_ARGS 48
-#define LV_ROUNDS 3 /* startFLJob, updateModel, getModel */
 #define LV_HTTP_MS 1000 /* bound on one request of the run's own (polls, management calls) */
 #define LV_SEC_NS 1000000000ULL
 
@@ -112,12 +111,8 @@ typedef struct live {
 	uint64_t pending_fault_ns, max_recovery_ns;
 	/* device requests, from the fleet's requests.csv and eval.csv */
 	long req_off, eval_off;
-	lat_hist run_lat[LV_ROUNDS], tick_lat[LV_ROUNDS];
-	uint64_t tick_req[LV_ROUNDS], tick_ok[LV_ROUNDS], tick_rej[LV_ROUNDS];
-	uint64_t tick_in, tick_out, tick_err;
-	uint64_t tot_req[LV_ROUNDS], tot_ok[LV_ROUNDS], tot_rej[LV_ROUNDS];
-	uint64_t tot_in, tot_out, tot_err;
-	int seen_round[LV_ROUNDS];
+	req_tally run, tick;
+	int seen_round[TALLY_ROUNDS];
 	int has_eval;
 	double accuracy, loss;
 	cJSON *evals;          /* {"<iteration>": {accuracy, loss}} */

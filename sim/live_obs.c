@@ -22,7 +22,6 @@ static const char *const state_names[] = {
 	"CLUSTER_STARTING", "CLUSTER_READY", "CLUSTER_EXIT", "NODE_TIMEOUT", "CLUSTER_SCALE_OUT",
 	"CLUSTER_SCALE_IN", "CLUSTER_NEW_INSTANCE", "CLUSTER_ENABLE_FLS", "CLUSTER_DISABLE_FLS",
 	"CLUSTER_SCHEDULER_RECOVERY"};
-static const char *const rounds[LV_ROUNDS] = {"startFLJob", "updateModel", "getModel"};
 
 /* ---- processes ---- */
 
@@ -217,8 +216,8 @@ int lv_condition(live *l, const char *on)
 	if (!strncmp(on, "state=", 6))
 		return !strcmp(l->state, on + 6);
 	if (!strncmp(on, "round=", 6))
-		for (int r = 0; r < LV_ROUNDS; r++)
-			if (!strcmp(rounds[r], on + 6))
+		for (int r = 0; r < TALLY_ROUNDS; r++)
+			if (!strcmp(tally_round_names[r], on + 6))
 				return l->seen_round[r];
 	return 0;
 }
@@ -338,31 +337,14 @@ static void request_line(live *l, void *ctx, char *line)
 	if (sscanf(line, "%lf,%31[^,],%d,%d,%lf,%zu,%zu", &ms, round, &server, &rc, &lat_ms, &out, &in) != 7)
 		return; /* the header */
 	int r;
-	for (r = 0; r < LV_ROUNDS && strcmp(rounds[r], round); r++)
+	for (r = 0; r < TALLY_ROUNDS && strcmp(tally_round_names[r], round); r++)
 		;
-	if (r == LV_ROUNDS)
+	if (r == TALLY_ROUNDS)
 		return;
 	/* the same accounting as sim mode's fleet observer */
-	l->tick_req[r]++;
-	l->tot_req[r]++;
-	if (rc == 200) {
-		l->tick_ok[r]++;
-		l->tot_ok[r]++;
-	} else {
-		l->tick_rej[r]++;
-		l->tot_rej[r]++;
-	}
-	if (rc < 0) {
-		l->tick_err++;
-		l->tot_err++;
-	}
-	l->tick_out += out;
-	l->tick_in += in;
-	l->tot_out += out;
-	l->tot_in += in;
 	uint64_t ns = lat_ms > 0 ? (uint64_t)(lat_ms * 1e6) : 0;
-	lat_hist_add(&l->run_lat[r], ns);
-	lat_hist_add(&l->tick_lat[r], ns);
+	req_tally_add(&l->run, r, rc, ns, out, in);
+	req_tally_add(&l->tick, r, rc, ns, out, in);
 	l->seen_round[r] = 1;
 	if (server >= 0 && server < l->nservers) {
 		lv_node *n = &l->srv[server];
@@ -504,20 +486,7 @@ void lv_metrics_row(live *l)
 	v[k++] = l->state_code;
 	v[k++] = l->fleet.pid ? (double)l->sc->devices : 0;
 	v[k++] = NAN; /* devices online: fl-fleet does not report it */
-	for (int r = 0; r < LV_ROUNDS; r++)
-		v[k++] = (double)l->tick_req[r];
-	for (int r = 0; r < LV_ROUNDS; r++)
-		v[k++] = (double)l->tick_ok[r];
-	for (int r = 0; r < LV_ROUNDS; r++)
-		v[k++] = (double)l->tick_rej[r];
-	for (int r = 0; r < LV_ROUNDS; r++) {
-		v[k++] = lat_hist_quantile_ms(&l->tick_lat[r], 0.50);
-		v[k++] = lat_hist_quantile_ms(&l->tick_lat[r], 0.90);
-		v[k++] = lat_hist_quantile_ms(&l->tick_lat[r], 0.99);
-	}
-	v[k++] = (double)l->tick_in;
-	v[k++] = (double)l->tick_out;
-	v[k++] = (double)l->tick_err;
+	k += req_tally_columns(&l->tick, v + k);
 	recorder_metrics_row(l->rec, t, v);
 	for (int i = 0; i < l->nservers; i++) {
 		lv_node *n = &l->srv[i];
@@ -526,10 +495,5 @@ void lv_metrics_row(live *l)
 					    n->polled ? n->iteration : -1, n->offset_ms);
 		n->req = n->bytes_in = n->bytes_out = 0;
 	}
-	memset(l->tick_req, 0, sizeof l->tick_req);
-	memset(l->tick_ok, 0, sizeof l->tick_ok);
-	memset(l->tick_rej, 0, sizeof l->tick_rej);
-	for (int r = 0; r < LV_ROUNDS; r++)
-		lat_hist_reset(&l->tick_lat[r]);
-	l->tick_in = l->tick_out = l->tick_err = 0;
+	memset(&l->tick, 0, sizeof l->tick);
 }
