@@ -6,29 +6,11 @@
 #   bench netem_proxy: raw R MiB/s, proxy P MiB/s, ratio P/R
 # Use $BIN (default: bin/ of the tree), SIZE (default 1GiB), ROUNDS (default 3).
 set -eu
-BIN=${BIN:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
+NAME=bench_netem_proxy
+. "$(dirname "$0")/../lib/harness.sh"
 P="$BIN/netem-proxy"
 SIZE=${SIZE:-1GiB}
 ROUNDS=${ROUNDS:-3}
-T=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-wait_line() {
-	i=0
-	while [ $i -lt 100 ]; do
-		v=$(sed -n "$2" "$1" 2>/dev/null | head -n 1)
-		[ -n "$v" ] && { echo "$v"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
 
 "$P" --echo-server 127.0.0.1:0 >"$T/echo.out" 2>&1 &
 pids="$pids $!"

@@ -6,35 +6,10 @@
 # requests.csv, eval.csv and summary.json. Uses $BIN (set by scripts/run-shell-tests.sh); kills
 # what it starts.
 set -eu
-BIN=${BIN:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
-T=$(mktemp -d)
+NAME=fleet_live
+. "$(dirname "$0")/../lib/harness.sh"
 export TMPDIR="$T" # the scheduler's pid file goes here
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
 
-fail() {
-	echo "fleet_live: FAIL: $*" >&2
-	for f in "$T"/*.err "$T"/*.out; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
-	exit 1
-}
-ok() { echo "ok - $*"; }
-
-# wait_line FILE SED-EXPR: the first match of a sed -n expression once FILE has it (10 s)
-wait_line() {
-	i=0
-	while [ $i -lt 100 ]; do
-		v=$(sed -n "$2" "$1" 2>/dev/null | head -n 1)
-		[ -n "$v" ] && { echo "$v"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
 # rows FILE ROUND RETCODE: requests.csv rows of that round and retcode
 rows() { awk -F, -v r="$2" -v c="$3" '$2 == r && $4 == c' "$1" | wc -l; }
 json_num() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.]*\).*/\1/p" "$1" | head -n 1; }

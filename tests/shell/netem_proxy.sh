@@ -5,32 +5,9 @@
 # Uses $BIN (set by scripts/run-shell-tests.sh), ports picked by the kernel, and kills what it
 # starts.
 set -eu
-BIN=${BIN:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
+NAME=netem_proxy
+. "$(dirname "$0")/../lib/harness.sh"
 P="$BIN/netem-proxy"
-T=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-fail() { echo "netem_proxy: FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
-
-# wait_line FILE SED-EXPR: print the first match of a sed -n expression once FILE has it
-wait_line() {
-	i=0
-	while [ $i -lt 100 ]; do
-		v=$(sed -n "$2" "$1" 2>/dev/null | head -n 1)
-		[ -n "$v" ] && { echo "$v"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	cat "$1" >&2 || true
-	return 1
-}
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 "$P" --echo-server 127.0.0.1:0 >"$T/echo.out" 2>&1 &

@@ -7,23 +7,9 @@
 # scheduler's CLUSTER_EXIT, --help and a refused configuration. Uses $BIN (set by
 # scripts/run-shell-tests.sh); kills what it starts.
 set -eu
-BIN=${BIN:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
-T=$(mktemp -d)
+NAME=server_live
+. "$(dirname "$0")/../lib/harness.sh"
 export TMPDIR="$T" # the scheduler's pid file goes here
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT INT TERM
-
-fail() {
-	echo "server_live: FAIL: $*" >&2
-	for f in "$T"/*.err "$T"/*.out; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done
-	exit 1
-}
-ok() { echo "ok - $*"; }
 
 # wait_count FILE PATTERN N: until FILE has N lines matching PATTERN (20 s)
 wait_count() {
