@@ -24,7 +24,7 @@ NVCC    ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v n
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 # gcc's -Wformat-truncation flags every snprintf that may cut (we cut on purpose); clang lacks it
 WARN    += $(shell $(CC) -Werror -Wno-format-truncation -x c -c /dev/null -o /dev/null 2>/dev/null && echo -Wno-format-truncation)
-CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Inode -I$(LLHTTP_INC) -DFL_COMMIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\"
+CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Inode -I$(LLHTTP_INC)
 ifeq ($(VARIANT),asan)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN   := -fsanitize=address,undefined
@@ -85,6 +85,17 @@ $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB) $(LLHTTP_LIB)
 	$(CC) $(LDSAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS_ALL)
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# The commit a run's summary.json names: a header rewritten only when HEAD moves, so the one file
+# that prints it (sim/verdict.c) is rebuilt then and nothing else is.
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(OUT)/commit.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define FL_COMMIT "$(COMMIT)"' >$@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(OUT)/obj/sim/verdict.o: $(OUT)/commit.h
+$(OUT)/obj/sim/verdict.o: CPPFLAGS_ALL += -include $(OUT)/commit.h
+.PHONY: FORCE
+FORCE:
 
 # CUDA (optional): where nvcc exists, the release build compiles sim/fleet/*.cu (the batched
 # cuBLAS training backend) into bin/fl-fleet only. The sanitized test build never uses it (the
