@@ -133,8 +133,6 @@ static int copy_file(const char *from, const char *to)
 	return rc;
 }
 
-static const char *sc_baseline_name(const suite_case *c) { return c->baseline; }
-
 static void xml_put(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -199,7 +197,7 @@ int suite_main(const char *file, const char *out_dir, int jobs_unused, int updat
 		c->ran = 1;
 		c->ok = r.ok;
 		c->wall = r.wall_time_s;
-		char why[sizeof c->why] = ""; /* built apart: gcc's -Wrestrict sees c->file and c->why as one */
+		char why[sizeof c->why] = ""; /* built apart, then copied: c->why is not a printf source */
 		if (!r.ok)
 			snprintf(why, sizeof why, "%s (replay: bin/sim run %s --seed %" PRIu64 ")",
 				 r.first_failure, sc->file, sc->seed);
@@ -241,7 +239,7 @@ int suite_main(const char *file, const char *out_dir, int jobs_unused, int updat
 				c->gate_failed = 1;
 				size_t l = strlen(why);
 				snprintf(why + l, sizeof why - l, "%sregressed against %s (see %s)", l ? "; " : "",
-					 sc_baseline_name(c), table);
+					 c->baseline, table);
 			}
 		}
 		memcpy(c->why, why, sizeof why);
