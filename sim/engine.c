@@ -52,7 +52,11 @@ typedef struct engine {
 	inv *inv;
 	int fired[SC_MAX_EVENTS];
 	ev_call calls[SC_MAX_EVENTS];
+	/* What the engine has observed so far; "on" conditions are judged on these, never on who
+	 * happens to be up at the moment of asking (the event before may have killed the leader). */
 	int seen_round[FLEET_ROUNDS];
+	int64_t seen_iteration;          /* the highest iteration any server reported */
+	int seen_state[SCHED_STATE_COUNT + 1]; /* cluster states seen at a tick; last: SCHEDULER_DOWN */
 	/* request statistics: whole run and the current one-second interval */
 	req_tally run, tick;
 	uint64_t srv_req[CLUSTER_MAX_SERVERS], srv_in[CLUSTER_MAX_SERVERS], srv_out[CLUSTER_MAX_SERVERS];
@@ -317,22 +321,45 @@ static void schedule_event(engine *e, const sc_event *ev, uint64_t at_ns)
 	rt_sim_call_at(e->sim, at_ns, fire_cb, c);
 }
 
-/* "on" conditions: iteration=N (the cluster reached it), state=X, round=NAME. */
+/*
+ * "on" conditions, judged on what the engine has observed up to this tick: iteration=N (some
+ * server reported iteration N or later), iterations.success=N, state=X (the cluster was seen in
+ * state X at a tick; SCHEDULER_DOWN while the scheduler is down), round=NAME (a device sent that
+ * round). Each condition only ever turns true, and each event fires once.
+ */
 static int condition_holds(engine *e, const char *on)
 {
-	if (!strncmp(on, "iteration=", 10)) {
-		srv_status st;
-		return cluster_leader_status(e->cl, &st) && st.iteration >= strtoll(on + 10, NULL, 10);
-	}
+	if (!strncmp(on, "iteration=", 10))
+		return e->seen_iteration >= strtoll(on + 10, NULL, 10);
 	if (!strncmp(on, "iterations.success=", 19))
 		return (long long)e->iter_ok >= strtoll(on + 19, NULL, 10);
-	if (!strncmp(on, "state=", 6))
-		return !strcmp(cluster_state(e->cl), on + 6);
+	if (!strncmp(on, "state=", 6)) {
+		if (!strcmp(on + 6, "SCHEDULER_DOWN"))
+			return e->seen_state[SCHED_STATE_COUNT];
+		int st = sched_state_parse(on + 6);
+		return st >= 0 && e->seen_state[st];
+	}
 	if (!strncmp(on, "round=", 6))
 		for (int r = 0; r < FLEET_ROUNDS; r++)
 			if (!strcmp(fleet_round_name((fleet_round)r), on + 6))
 				return e->seen_round[r];
 	return 0;
+}
+
+/* Record what the cluster shows at this tick (before any event of the tick fires). */
+static void observe(engine *e)
+{
+	int st = cluster_state_code(e->cl);
+	e->seen_state[st >= 0 && st < SCHED_STATE_COUNT ? st : SCHED_STATE_COUNT] = 1;
+	for (int i = 0; i < e->cl->nservers; i++) {
+		cl_server *s = &e->cl->servers[i];
+		if (!s->node || s->scaled_in)
+			continue;
+		srv_status ss;
+		srv_get_status(s->node, &ss);
+		if (ss.ready && ss.iteration > e->seen_iteration)
+			e->seen_iteration = ss.iteration;
+	}
 }
 
 /* ---- the tick ---- */
@@ -478,6 +505,8 @@ static void tick(void *data)
 	}
 	watch_iterations(e);
 	sync_fleet_servers(e);
+	observe(e);
+	/* every event whose condition holds now fires, in file order */
 	for (size_t i = 0; i < e->sc->n_events; i++) {
 		const sc_event *ev = &e->sc->events[i];
 		if (ev->has_at || e->fired[i] || !condition_holds(e, ev->on))

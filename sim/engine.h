@@ -25,6 +25,7 @@ typedef struct engine_result {
 	uint64_t trace_hash, events_hash, events;
 	double sim_time_s, wall_time_s;
 	char first_failure[512]; /* which expectation or invariant, with the figure */
+	char hint[384];          /* the likely cause when every iteration failed, else "" */
 } engine_result;
 
 /*

@@ -102,6 +102,9 @@ typedef struct live {
 	char *relay_body;      /* the same with the servers' addresses those of their proxies */
 	int leader_found, leader_finished;
 	int64_t leader_iteration;
+	/* what has been observed ("on" conditions are judged on these, not on who is up now) */
+	int64_t seen_iteration;  /* the highest iteration a ready server reported */
+	int seen_state[11];      /* by state code; [10]: SCHEDULER_DOWN */
 	/* iterations, from the servers' iterations.jsonl */
 	unsigned char *iter_seen;
 	size_t iter_cap;

@@ -81,7 +81,7 @@ static void poll_server(live *l, lv_node *n, uint64_t t)
 	n->polled = 0;
 	if (lh_request(n->ip, n->port, "GET", "/metrics", NULL, NULL, 0, LV_HTTP_MS, &r))
 		return;
-	double it, lc, rank, ready, fin;
+	double it, lc, rank, ready, fin, lead;
 	if (r.status == 200 && !metric(r.body, "flserver_iteration", &it) &&
 	    !metric(r.body, "flserver_last_committed_iteration", &lc) && !metric(r.body, "flserver_rank", &rank) &&
 	    !metric(r.body, "flserver_ready", &ready)) {
@@ -90,13 +90,17 @@ static void poll_server(live *l, lv_node *n, uint64_t t)
 		n->last_committed = (int64_t)lc;
 		n->rank = (int)rank;
 		n->ready = ready > 0;
-		if (n->rank == 0 && !n->scaled_in) {
+		/* the leader says so (after a failover it is not rank 0); older servers: rank 0 */
+		int is_leader = metric(r.body, "flserver_leader", &lead) ? n->rank == 0 : lead > 0;
+		if (is_leader && !n->scaled_in) {
 			l->leader_found = 1;
 			l->leader_iteration = n->iteration;
 			l->leader_finished = !metric(r.body, "flserver_instance_state{state=\"finish\"}", &fin) && fin > 0;
 		}
 		if (n->ready)
 			live_inv_iteration(l->inv, t, n->name, n->iteration);
+		if (n->ready && !n->scaled_in && n->iteration > l->seen_iteration)
+			l->seen_iteration = n->iteration;
 	}
 	lh_resp_free(&r);
 }
@@ -122,6 +126,10 @@ static void poll_state(live *l, uint64_t t)
 			lh_resp_free(&r);
 		}
 	}
+	if (l->state_code >= 0 && l->state_code < 10)
+		l->seen_state[l->state_code] = 1;
+	else if (!l->sched.pid)
+		l->seen_state[10] = 1;
 	if (l->state_code != l->last_state) {
 		l->last_state = l->state_code;
 		cJSON *f = cJSON_CreateObject();
@@ -209,12 +217,19 @@ void lv_relay(live *l)
 
 int lv_condition(live *l, const char *on)
 {
+	/* the same semantics as the sim engine (docs/scenarios.md): what has been observed */
 	if (!strncmp(on, "iteration=", 10))
-		return l->leader_found && l->leader_iteration >= strtoll(on + 10, NULL, 10);
+		return l->seen_iteration >= strtoll(on + 10, NULL, 10);
 	if (!strncmp(on, "iterations.success=", 19))
 		return (long long)l->iter_ok >= strtoll(on + 19, NULL, 10);
-	if (!strncmp(on, "state=", 6))
-		return !strcmp(l->state, on + 6);
+	if (!strncmp(on, "state=", 6)) {
+		if (!strcmp(on + 6, "SCHEDULER_DOWN"))
+			return l->seen_state[10];
+		for (int i = 0; i < 10; i++)
+			if (!strcmp(state_names[i], on + 6))
+				return l->seen_state[i];
+		return 0;
+	}
 	if (!strncmp(on, "round=", 6))
 		for (int r = 0; r < TALLY_ROUNDS; r++)
 			if (!strcmp(tally_round_names[r], on + 6))

@@ -4,6 +4,8 @@
  */
 #include "verdict.h"
 
+#include "../node/util/flags.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -127,6 +129,44 @@ static void write_junit(const verdict_in *in, const cJSON *expects, const char *
 	free(x);
 }
 
+/* A cluster.config key in ms (a number, or a duration string); dflt when absent or bad. */
+static int64_t config_ms(const scenario *sc, const char *key, int64_t dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(sc->config, key);
+	int64_t ms;
+	if (cJSON_IsNumber(v))
+		return (int64_t)v->valuedouble;
+	if (cJSON_IsString(v) && flags_parse_ms(v->valuestring, &ms) == 0)
+		return ms;
+	return dflt;
+}
+
+/*
+ * When no iteration succeeded and some failed, the likeliest cause is the one MindSpore's
+ * defaults make easy: a device trains client_epoch_num epochs over its samples, and a window
+ * shorter than that times every round out. Say so with both figures (empty when it does not fit).
+ */
+static void all_failed_hint(const scenario *sc, const cJSON *metrics, char *out, size_t len)
+{
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(metrics, "iterations.success");
+	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(metrics, "iterations.failed");
+	out[0] = '\0';
+	if (!cJSON_IsNumber(ok) || !cJSON_IsNumber(failed) || ok->valuedouble > 0 || failed->valuedouble < 1)
+		return;
+	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(sc->config, "client_epoch_num");
+	double epochs = cJSON_IsNumber(ep) ? ep->valuedouble : 25; /* MindSpore's default */
+	const sc_dist *c = &sc->compute_ms_per_sample;
+	double ms_per_sample = c->kind == SC_UNIFORM ? (c->a + c->b) / 2 : c->a;
+	double train_s = epochs * (double)sc->data.samples_per_device * ms_per_sample / 1000.0;
+	double window_s = (double)config_ms(sc, "update_model_time_window", 300000) / 1000.0;
+	if (train_s <= 0 || train_s < window_s)
+		return;
+	snprintf(out, len, "no iteration succeeded: a typical device trains for %.1f s (client_epoch_num %g x "
+		 "%ld samples x %g ms/sample) but update_model_time_window is %.1f s, so every round times out "
+		 "(lower client_epoch_num or widen the window)", train_s, epochs, sc->data.samples_per_device,
+		 ms_per_sample, window_s);
+}
+
 void verdict_write(const verdict_in *in, cJSON *metrics, engine_result *res)
 {
 	const scenario *sc = in->sc;
@@ -155,6 +195,7 @@ void verdict_write(const verdict_in *in, cJSON *metrics, engine_result *res)
 			 cJSON_GetObjectItem(first, "detail")->valuestring);
 	}
 	res->ok = !res->expect_failed && !res->violations;
+	all_failed_hint(sc, metrics, res->hint, sizeof res->hint);
 	res->events_hash = recorder_events_hash(in->rec);
 	res->events = recorder_events_count(in->rec);
 
@@ -178,6 +219,8 @@ void verdict_write(const verdict_in *in, cJSON *metrics, engine_result *res)
 	cJSON_AddItemToObject(sum, "violations", cJSON_Duplicate(in->violation_list, 1));
 	cJSON_AddItemToObject(sum, "scenario_resolved", scenario_to_json(sc));
 	cJSON_AddBoolToObject(sum, "ok", res->ok);
+	if (res->hint[0])
+		cJSON_AddStringToObject(sum, "hint", res->hint);
 	cJSON_AddStringToObject(sum, "replay", replay);
 	if (in->extra)
 		cJSON_AddItemToObject(sum, in->extra_key ? in->extra_key : "extra", in->extra);

@@ -317,7 +317,7 @@ static void conn_gone(conn *cn, int err, void *data)
 		return;
 	if (c->state == CL_REGISTERED)
 		rt_log(c->h, RT_LOG_WARN, "lost the connection to the scheduler (%s): reconnecting",
-		       rt_strerror(err));
+		       err ? rt_strerror(err) : "closed by the scheduler");
 	schedule_retry(c);
 }
 

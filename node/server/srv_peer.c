@@ -173,7 +173,7 @@ static void link_on_close(conn *c, int err, void *data)
 		if (p->link == l) {
 			p->link = NULL;
 			rt_log(s->h, RT_LOG_INFO, "link to server %s closed: %s", p->node_id,
-			       rt_strerror(err));
+			       err ? rt_strerror(err) : "closed by the peer");
 			peer_down(s, l->peer);
 		}
 	}

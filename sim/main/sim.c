@@ -177,6 +177,8 @@ static void print_verdict(const run_opts *ro, const scenario *sc, const engine_r
 		printf("  (expectations not judged with --invariants-only: %s)\n", r->first_failure);
 	else if (!r->ok) {
 		printf("  %s\n", r->first_failure);
+		if (r->hint[0])
+			printf("  likely cause: %s\n", r->hint);
 		if (r->expect_failed + (r->violations > 0) > 1)
 			printf("  (%d expectations failed, %d invariant violations: see %s/summary.json)\n",
 			       r->expect_failed, r->violations, out ? out : "the summary");
