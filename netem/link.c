@@ -508,6 +508,15 @@ static void aggregate(netem *n, const char *src, const char *dst, uint64_t now, 
 		a->heal_at = 0;
 }
 
+int netem_blocked(netem *n, const char *src, const char *dst, uint64_t now_ns)
+{
+	agg a;
+	if (!n || !src || !dst)
+		return 0;
+	aggregate(n, src, dst, now_ns, &a, 0);
+	return a.hold || a.no_reset < 1.0;
+}
+
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 static uint64_t bytes_to_ns(uint64_t bytes, uint64_t bps)

@@ -148,6 +148,10 @@ uint64_t netem_next_expiry(const netem *n, uint64_t now_ns);
 int netem_decide(netem *n, const char *src, const char *dst, size_t len, uint64_t now_ns,
 		 rt_rng *rng, netem_verdict *out);
 
+/* 1 when a partition (or a rule that resets connections) applies to src → dst now: nothing gets
+ * through. Draws nothing and changes no state, so observers may ask at any time. */
+int netem_blocked(netem *n, const char *src, const char *dst, uint64_t now_ns);
+
 /* The random stream of the directed link src → dst, created on first use and seeded from the
  * netem's seed and the two names. Owned by the netem; NULL on ENOMEM. */
 rt_rng *netem_link_rng(netem *n, const char *src, const char *dst);

@@ -35,6 +35,8 @@ static int start_sched(cluster *c)
 		return rc;
 	}
 	rt_sim_host_set_owner(c->sched_host, sched_destroy_hook, c);
+	c->sched_up_since_ns = rt_sim_now_ns(c->sim);
+	c->sched_paused = 0;
 	return 0;
 }
 
@@ -62,6 +64,7 @@ static int start_server(cluster *c, cl_server *s)
 		return rc;
 	}
 	rt_sim_host_set_owner(s->host, server_destroy_hook, s);
+	s->paused = 0; /* a crash ends a pause */
 	return 0;
 }
 

@@ -25,6 +25,7 @@ typedef struct cl_server {
 	rt_host *host;
 	srv *node;        /* NULL while down */
 	int scaled_in;    /* removed by a scale-in (stays up, serves nobody) */
+	int paused;       /* stopped by a "pause" event (SIGSTOP-like) */
 	int64_t last_iteration; /* for the monotonic invariant */
 	int64_t server_num;     /* the --server_num it was started with */
 } cl_server;
@@ -34,6 +35,8 @@ typedef struct cluster {
 	const scenario *sc;
 	rt_host *sched_host, *op_host;
 	sched *sched; /* NULL while down */
+	int sched_paused;
+	uint64_t sched_up_since_ns; /* when the scheduler last started */
 	sched_config sched_cfg;
 	srv_config srv_base; /* from cluster.config; per-server fields set at start */
 	cl_server servers[CLUSTER_MAX_SERVERS];

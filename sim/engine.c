@@ -214,12 +214,18 @@ static void do_event(engine *e, const sc_event *ev)
 	case SC_PAUSE:
 	case SC_RESUME: {
 		rt_host *h = node_host(e, ev->node);
+		cl_server *s = cluster_server(e->cl, ev->node);
+		int pause = ev->action == SC_PAUSE;
 		if (!h)
 			rc = RT_ENOENT;
-		else if (ev->action == SC_PAUSE)
+		else if (pause)
 			rt_sim_pause(h);
 		else
 			rt_sim_resume(h);
+		if (h && s)
+			s->paused = pause;
+		else if (h && !strcmp(ev->node, "scheduler"))
+			e->cl->sched_paused = pause;
 		break;
 	}
 	case SC_CLOCK_SKEW:
@@ -529,6 +535,14 @@ static void tick(void *data)
 
 /* ---- set-up and verdicts ---- */
 
+/* Membership invariant: heartbeats pass between a and b unless a partition or a resetting link
+ * lies between them, in either direction. */
+static int reachable(void *ctx, const char *a, const char *b, uint64_t now_ns)
+{
+	engine *e = ctx;
+	return !netem_blocked(e->net, a, b, now_ns) && !netem_blocked(e->net, b, a, now_ns);
+}
+
 static int build(engine *e, char *err, size_t errlen)
 {
 	const scenario *sc = e->sc;
@@ -600,7 +614,7 @@ static int build(engine *e, char *err, size_t errlen)
 	inv_config ic = {.model_floats = e->model.total,
 			 .replay_ms = e->cl->srv_base.replay_attack_time_diff,
 			 .node_timeout_ns = sc->node_timeout_ns, .heartbeat_ns = sc->heartbeat_ns,
-			 .liveness_budget_ns = 120 * SEC_NS};
+			 .liveness_budget_ns = 120 * SEC_NS, .reachable = reachable, .reach_ctx = e};
 	rc = inv_new(&ic, e->rec, &e->inv);
 	if (rc)
 		return rc;

@@ -32,8 +32,19 @@ typedef struct ref_sum {
 	char server[16];
 } ref_sum;
 
+/* How long each server has been reachable from the scheduler, or not (membership). */
+typedef struct member_track {
+	char name[32];
+	int reachable;
+	uint64_t since_ns;
+} member_track;
+
+#define MAX_TRACKED 256
+
 struct inv {
 	inv_config cfg;
+	member_track members[MAX_TRACKED];
+	size_t nmembers;
 	violations vio;
 	uint64_t hash[MAX_ITERS]; /* 0 = not seen */
 	char first_server[MAX_ITERS][16];
@@ -237,20 +248,61 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 		}
 	}
 	validity_due(v, now_ns, 0);
-	/* membership: once things have been quiet for a timeout, the scheduler's view is right */
-	if (c->sched && (!v->faults || now_ns > v->last_fault_ns + v->cfg.node_timeout_ns + 2 * v->cfg.heartbeat_ns)) {
+	if (c->sched && !c->sched_paused) {
 		sched_table t;
+		inv_member m[SCHED_MAX_NODES];
+		size_t n = 0;
 		sched_get_table(c->sched, &t);
 		for (size_t k = 0; k < t.n; k++) {
 			char name[48];
 			snprintf(name, sizeof name, "server/%s", t.nodes[k].node_id);
 			cl_server *s = cluster_server(c, name);
-			int up = s && s->node;
-			if (s && t.nodes[k].alive != up)
-				violations_add(&v->vio, now_ns, "membership", name, up ? "up" : "down",
-					"/nodes says alive=%s but the server is %s", t.nodes[k].alive ? "true" : "false",
-					up ? "up" : "down");
+			if (!s || s->scaled_in)
+				continue;
+			int reach = s->node && !s->paused;
+			if (reach && v->cfg.reachable)
+				reach = v->cfg.reachable(v->cfg.reach_ctx, "scheduler", s->name, now_ns);
+			m[n++] = (inv_member){s->name, t.nodes[k].alive, reach};
 		}
+		inv_membership(v, now_ns, c->sched_up_since_ns, m, n);
+	}
+}
+
+static member_track *track(inv *v, const char *name)
+{
+	for (size_t i = 0; i < v->nmembers; i++)
+		if (!strcmp(v->members[i].name, name))
+			return &v->members[i];
+	if (v->nmembers == MAX_TRACKED)
+		return NULL;
+	member_track *t = &v->members[v->nmembers++];
+	snprintf(t->name, sizeof t->name, "%s", name);
+	t->reachable = -1;
+	return t;
+}
+
+void inv_membership(inv *v, uint64_t now_ns, uint64_t sched_up_since_ns, const inv_member *m, size_t n)
+{
+	uint64_t bound = v->cfg.node_timeout_ns + 2 * v->cfg.heartbeat_ns;
+	for (size_t i = 0; i < n; i++) {
+		member_track *t = track(v, m[i].name);
+		if (!t)
+			continue;
+		if (t->reachable != m[i].reachable) {
+			t->reachable = m[i].reachable;
+			t->since_ns = now_ns;
+		}
+		uint64_t since = t->since_ns > sched_up_since_ns ? t->since_ns : sched_up_since_ns;
+		if (now_ns <= since + bound)
+			continue; /* the scheduler may still be right either way */
+		if (m[i].reachable && !m[i].listed_alive)
+			violations_add(&v->vio, now_ns, "membership", m[i].name, "dead", "/nodes says alive=false, "
+				"but the scheduler has been able to hear the server for %.1f s (node_timeout %.1f s)",
+				(double)(now_ns - since) / 1e9, (double)v->cfg.node_timeout_ns / 1e9);
+		else if (!m[i].reachable && m[i].listed_alive)
+			violations_add(&v->vio, now_ns, "membership", m[i].name, "alive", "/nodes says alive=true, "
+				"but the server has been down or cut off from the scheduler for %.1f s (node_timeout "
+				"%.1f s)", (double)(now_ns - since) / 1e9, (double)v->cfg.node_timeout_ns / 1e9);
 	}
 }
 

@@ -23,6 +23,10 @@ typedef struct inv_config {
 	uint64_t node_timeout_ns;   /* membership: how stale the scheduler's view may be */
 	uint64_t heartbeat_ns;
 	uint64_t liveness_budget_ns; /* an iteration must succeed this long after the last fault */
+	/* membership: 1 when heartbeats can pass between hosts a and b now (no partition between
+	 * them). NULL: always. */
+	int (*reachable)(void *ctx, const char *a, const char *b, uint64_t now_ns);
+	void *reach_ctx;
 } inv_config;
 
 int inv_new(const inv_config *cfg, recorder *rec, inv **out);
@@ -33,6 +37,21 @@ void inv_update_accepted(inv *v, int64_t iteration, double data_size, const floa
 void inv_model_served(inv *v, uint64_t now_ns, const char *server, int64_t iteration, const float *w, size_t n);
 void inv_time_rejected(inv *v, uint64_t now_ns, const char *server, int64_t server_wall_ms,
 		       int64_t device_wall_ms);
+
+/*
+ * Membership, the rule a correct scheduler keeps (inv_check calls this with the cluster's view;
+ * tests call it directly). For each server the scheduler lists: one it cannot hear (down, paused,
+ * partitioned away) may be shown dead at once and must be shown dead once it has been silent for
+ * node_timeout plus two heartbeats; one it can hear must be shown alive within the same bound of
+ * becoming reachable. sched_up_since_ns: when the scheduler (re)started, since a restarted one
+ * begins every timer again.
+ */
+typedef struct inv_member {
+	const char *name;  /* "server/<id>" */
+	int listed_alive;  /* what the scheduler's table says */
+	int reachable;     /* the server is up, running and can exchange heartbeats with it */
+} inv_member;
+void inv_membership(inv *v, uint64_t now_ns, uint64_t sched_up_since_ns, const inv_member *m, size_t n);
 
 /* A fault happened now (membership and liveness checks take it into account). */
 void inv_fault(inv *v, uint64_t now_ns);

@@ -101,6 +101,67 @@ START_TEST(time_window)
 }
 END_TEST
 
+/* Membership, both directions: node_timeout 30 s and heartbeats of 3 s give a bound of 36 s. */
+START_TEST(membership_partition_is_not_a_violation)
+{
+	recorder *rec;
+	inv *v = mk(&rec);
+	/* server/3 is partitioned away at t=10 s: the scheduler marks it dead at ~40 s, rightly */
+	for (uint64_t t = 0; t <= 120; t++) {
+		int cut = t >= 10 && t < 100;
+		int alive = t < 40 || t >= 103; /* marked alive again 3 s after the heal */
+		inv_member m[2] = {{"server/0", 1, 1}, {"server/3", alive, !cut}};
+		inv_membership(v, t * SEC, 0, m, 2);
+	}
+	ck_assert_int_eq(inv_count(v), 0);
+	inv_free(v);
+	recorder_free(rec);
+}
+END_TEST
+
+START_TEST(membership_stale_alive_is_caught)
+{
+	recorder *rec;
+	inv *v = mk(&rec);
+	/* the injected bug: a scheduler that never marks a killed server dead */
+	for (uint64_t t = 0; t <= 60; t++) {
+		inv_member m[1] = {{"server/2", 1, t < 10}};
+		inv_membership(v, t * SEC, 0, m, 1);
+		if (t < 10 + 36)
+			ck_assert_int_eq(inv_count(v), 0);
+	}
+	ck_assert_int_eq(inv_count(v), 1);
+	ck_assert_str_eq(first_invariant(v), "membership");
+	inv_free(v);
+	recorder_free(rec);
+}
+END_TEST
+
+START_TEST(membership_never_healed_is_caught)
+{
+	recorder *rec;
+	inv *v = mk(&rec);
+	/* reachable again from t=50 s, but still listed dead at 90 s: the scheduler missed it */
+	for (uint64_t t = 0; t <= 90; t++) {
+		inv_member m[1] = {{"server/1", t < 40, t < 10 || t >= 50}};
+		inv_membership(v, t * SEC, 0, m, 1);
+	}
+	ck_assert_int_eq(inv_count(v), 1);
+	/* a scheduler restart starts every timer again: the same history from its start is fine */
+	recorder *rec2;
+	inv *w = mk(&rec2);
+	for (uint64_t t = 0; t <= 90; t++) {
+		inv_member m[1] = {{"server/1", t >= 80, 1}};
+		inv_membership(w, t * SEC, 60 * SEC, m, 1);
+	}
+	ck_assert_int_eq(inv_count(w), 0);
+	inv_free(v);
+	inv_free(w);
+	recorder_free(rec);
+	recorder_free(rec2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("invariants");
@@ -108,6 +169,9 @@ int main(void)
 	tcase_add_test(tc, agreement);
 	tcase_add_test(tc, validity);
 	tcase_add_test(tc, time_window);
+	tcase_add_test(tc, membership_partition_is_not_a_violation);
+	tcase_add_test(tc, membership_stale_alive_is_caught);
+	tcase_add_test(tc, membership_never_healed_is_caught);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
