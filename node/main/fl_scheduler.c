@@ -37,6 +37,7 @@ typedef struct opts {
 	int64_t heartbeat_interval;
 	int64_t node_timeout;
 	int64_t instance_timeout;
+	int64_t scaleout_timeout;
 	char log_level[FLAG_STR_MAX];
 } opts;
 
@@ -51,7 +52,7 @@ typedef struct app {
 	int exiting;
 } app;
 
-#define NFLAGS 14
+#define NFLAGS 15
 static void flag_table(opts *o, flag_def *d)
 {
 	flag_def t[NFLAGS] = {
@@ -74,6 +75,8 @@ static void flag_table(opts *o, flag_def *d)
 		{"node_timeout", FLAG_MS, &o->node_timeout, "a server silent this long is dead", 0},
 		{"instance_timeout", FLAG_MS, &o->instance_timeout,
 		 "how long newInstance/enableFLS/disableFLS wait for the servers", 0},
+		{"scaleout_timeout", FLAG_MS, &o->scaleout_timeout,
+		 "a scale-out whose servers have not all arrived by then is rolled back (0 = never)", 0},
 		{"log_level", FLAG_STR, o->log_level, "debug, info, warn or error", 0},
 	};
 	memcpy(d, t, sizeof t);
@@ -287,6 +290,7 @@ int main(int argc, char **argv)
 	o.heartbeat_interval = 3000;
 	o.node_timeout = 30000;
 	o.instance_timeout = 10000;
+	o.scaleout_timeout = 300000;
 	snprintf(o.fl_name, sizeof o.fl_name, "Lenet");
 	snprintf(o.log_level, sizeof o.log_level, "info");
 	flag_def defs[NFLAGS];
@@ -331,6 +335,8 @@ int main(int argc, char **argv)
 		bad = "--scheduler_manage_ip must be an IPv4 address";
 	else if (o.heartbeat_interval < 1 || o.node_timeout < 1 || o.instance_timeout < 1)
 		bad = "heartbeat_interval, node_timeout and instance_timeout must be positive";
+	else if (o.scaleout_timeout < 0)
+		bad = "--scaleout_timeout must not be negative";
 	else if (strlen(o.fl_name) >= sizeof cfg.fl_name)
 		bad = "--fl_name is too long (63 bytes at most)";
 	else if (o.fl_iteration_num < 0)
@@ -352,6 +358,7 @@ int main(int argc, char **argv)
 	cfg.heartbeat_interval_ms = (uint64_t)o.heartbeat_interval;
 	cfg.node_timeout_ms = (uint64_t)o.node_timeout;
 	cfg.instance_timeout_ms = (uint64_t)o.instance_timeout;
+	cfg.scale_out_timeout_ms = (uint64_t)o.scaleout_timeout;
 
 	/* Metadata lives in the directory of its path, under its base name. */
 	char dir_buf[sizeof meta_path], base_buf[sizeof meta_path];

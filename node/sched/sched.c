@@ -23,6 +23,7 @@ void sched_config_init(sched_config *cfg)
 	cfg->heartbeat_interval_ms = 3000;
 	cfg->node_timeout_ms = 30000;
 	cfg->instance_timeout_ms = 10000;
+	cfg->scale_out_timeout_ms = 300000;
 }
 
 const char *sched_strerror(int err)
@@ -106,6 +107,9 @@ void sched_build_table(const sched *s, sched_table *t, int next)
 	memset(t, 0, sizeof *t);
 	t->server_num = s->server_num;
 	t->epoch = s->epoch;
+	snprintf(t->leader, sizeof t->leader, "%s", s->leader);
+	t->leader_epoch = s->leader_epoch;
+	t->failover = s->cfg.recovery;
 	snprintf(t->cluster_state, sizeof t->cluster_state, "%s", sched_state_name(s->state));
 	if (next && s->op.kind) {
 		t->server_num = s->op.target;
@@ -201,6 +205,40 @@ static void leave_recovery(sched *s)
 			sched_send_scale(s, s->nodes[i]);
 }
 
+/*
+ * The leader: rank 0 when the cluster first becomes ready. Without recovery it stays rank 0's
+ * node (MindSpore: nobody else counts). With recovery, once the leader is marked dead (or is no
+ * longer a member) the role goes to the live member of lowest rank, with the next leader epoch.
+ * A returning old leader is a follower from then on: the role never moves back by itself.
+ */
+void sched_elect(sched *s)
+{
+	const sched_node *cur = s->leader[0] ? sched_find(s, s->leader) : NULL;
+	if (cur && (cur->alive || !s->cfg.recovery))
+		return; /* it is fine, or nobody may take over (no failover without recovery) */
+	const sched_node *best = NULL;
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		const sched_node *x = s->nodes[i];
+		if (x->pending_join || (cur && !x->alive))
+			continue;
+		if (!best || x->rank < best->rank)
+			best = x;
+	}
+	if (!best)
+		return; /* nobody alive to take over: the role stays where it is */
+	if (cur)
+		rt_log(s->h, RT_LOG_WARN, "leader failover: server %s is marked dead; server %s (rank %d) "
+		       "leads from leader epoch %llu", cur->node_id, best->node_id, best->rank,
+		       (unsigned long long)(s->leader_epoch + 1));
+	else
+		rt_log(s->h, RT_LOG_INFO, "server %s (rank %d) leads (leader epoch %llu)", best->node_id,
+		       best->rank, (unsigned long long)(s->leader_epoch + 1));
+	snprintf(s->leader, sizeof s->leader, "%s", best->node_id);
+	s->leader_epoch++;
+	s->members_dirty = 1;
+	s->meta_dirty = 1;
+}
+
 void sched_reconcile(sched *s)
 {
 	if (s->state == CLUSTER_SCHEDULER_RECOVERY) {
@@ -215,11 +253,13 @@ void sched_reconcile(sched *s)
 			rt_log(s->h, RT_LOG_INFO, "all %d servers registered: cluster ready",
 			       s->server_num);
 			s->members_dirty = 1;
+			sched_elect(s);
 			sched_set_state(s, CLUSTER_READY);
 		}
 		break;
 	case CLUSTER_READY:
 	case NODE_TIMEOUT:
+		sched_elect(s);
 		sched_set_state(s, steady_state(s));
 		break;
 	case CLUSTER_SCALE_OUT:
@@ -355,6 +395,8 @@ static void drop_nodes(sched *s)
 	s->n_nodes = 0;
 	s->n_retired = 0;
 	memset(&s->op, 0, sizeof s->op);
+	s->leader[0] = '\0';
+	s->leader_epoch = 0;
 }
 
 int sched_new(rt_host *h, const sched_config *cfg, sched **out)
@@ -429,6 +471,7 @@ int sched_new(rt_host *h, const sched_config *cfg, sched **out)
 		s->state = CLUSTER_SCHEDULER_RECOVERY;
 		for (size_t i = 0; i < s->n_nodes; i++)
 			s->nodes[i]->last_heard_ns = now;
+		s->op.started_ns = now; /* a reloaded scale-out gets its whole timeout again */
 		rt_log(h, RT_LOG_INFO,
 		       "recovered metadata: %zu servers (server_num=%d, epoch %llu, state %s); "
 		       "waiting for them to reconnect",

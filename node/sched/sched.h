@@ -42,6 +42,9 @@ typedef struct sched_config {
 	uint64_t heartbeat_interval_ms; /* default 3000 */
 	uint64_t node_timeout_ms;       /* default 30000 */
 	uint64_t instance_timeout_ms;   /* newInstance/enableFLS/disableFLS relay; default 10000 */
+	uint64_t scale_out_timeout_ms;  /* a scale-out still waiting for its servers after this long
+					   is rolled back (sched_scale_out_rollback); 0 = never;
+					   default 300000 */
 	int recovery;               /* 1: persist metadata to meta_file and reload it at start */
 	char meta_file[128];        /* plain file name under the host's data dir */
 	/* Called after every change of membership, ranks, pids or state (the entry point rewrites
@@ -50,7 +53,8 @@ typedef struct sched_config {
 	void *cb_data;
 } sched_config;
 
-/* Defaults for every field (node_id "20", ports 6667/11202, server_num 1, 3 s / 30 s / 10 s). */
+/* Defaults for every field (node_id "20", ports 6667/11202, server_num 1, 3 s / 30 s / 10 s,
+ * scale-out timeout 5 min). */
 void sched_config_init(sched_config *cfg);
 
 /*
@@ -90,6 +94,11 @@ size_t sched_get_pids(const sched *s, sched_pid *out, size_t max);
 /* ---- operations (the REST API calls these; scenario code may too) ---- */
 /* Add `servers` servers. 0, or SCHED_ESTATE / RT_EINVAL with a message in err. */
 int sched_scale_out(sched *s, int servers, char *err, size_t errlen);
+/* Abandon a scale-out whose new servers have not all arrived (POST /scaleoutRollback, or the
+ * scheduler itself after scale_out_timeout_ms): the joiners are told they are out, server_num
+ * stays, the servers leave safe mode. 0, or SCHED_ESTATE with a message in err when no scale-out
+ * is waiting (one whose barrier has begun completes: dead servers are not waited for). */
+int sched_scale_out_rollback(sched *s, const char *why, char *err, size_t errlen);
 /* Remove the servers named. 0, or SCHED_ESTATE / RT_EINVAL with a message in err. */
 int sched_scale_in(sched *s, const char *const *node_ids, size_t n, char *err, size_t errlen);
 

@@ -6,6 +6,7 @@
  *   GET  /state          {"code":"0","message":"Get cluster state successful.","cluster_state":..}
  *   POST /scaleout       {"worker_num":0,"server_num":2}  -> "Cluster begin to scale out."
  *   POST /scalein        {"node_ids":["2","3"]}           -> "Cluster begin to scale in."
+ *   POST /scaleoutRollback  abandon a scale-out still waiting for its servers
  *   POST /newInstance    hyper-parameters, relayed to every server
  *   GET  /queryInstance  from the servers' heartbeat status
  *   POST /enableFLS, POST /disableFLS, relayed to every server
@@ -100,6 +101,7 @@ static void api_nodes(sched *s, http_request *r)
 				continue;
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "alive", n->alive ? "true" : "false");
+			cJSON_AddStringToObject(o, "leader", strcmp(n->node_id, s->leader) ? "false" : "true");
 			cJSON_AddStringToObject(o, "nodeId", n->node_id);
 			add_str_int(o, "rankId", n->rank);
 			cJSON_AddStringToObject(o, "role", n->role);
@@ -128,21 +130,25 @@ static void api_state(sched *s, http_request *r)
 	cJSON_AddStringToObject(j, "cluster_state", sched_state_name(s->state));
 	cJSON_AddNumberToObject(j, "server_num", s->server_num);
 	cJSON_AddNumberToObject(j, "epoch", (double)s->epoch);
+	cJSON_AddStringToObject(j, "leader", s->leader);
+	cJSON_AddNumberToObject(j, "leader_epoch", (double)s->leader_epoch);
 	reply(r, 200, j);
 }
 
-static const sched_node *rank0(const sched *s)
+/* The instance as the leader reports it (rank 0 unless a failover moved the role). */
+static const sched_node *leader_node(const sched *s)
 {
-	for (size_t i = 0; i < s->n_nodes; i++)
+	const sched_node *n = s->leader[0] ? sched_find(s, s->leader) : NULL;
+	for (size_t i = 0; !n && i < s->n_nodes; i++)
 		if (s->nodes[i]->rank == 0)
-			return s->nodes[i];
-	return NULL;
+			n = s->nodes[i];
+	return n;
 }
 
 static void api_query_instance(sched *s, http_request *r)
 {
 	cJSON *j = ok_body("Query Instance successful.");
-	const sched_node *r0 = rank0(s);
+	const sched_node *r0 = leader_node(s);
 	cJSON *res = r0 && r0->status ? cJSON_Duplicate(r0->status, 1) : cJSON_CreateObject();
 	if (!res) {
 		reply(r, 500, j);
@@ -215,6 +221,16 @@ static void api_scale_out(sched *s, http_request *r)
 bad:
 	cJSON_Delete(b);
 	reply_error(r, 400, err);
+}
+
+static void api_scale_out_rollback(sched *s, http_request *r)
+{
+	char err[256];
+	if (sched_scale_out_rollback(s, "POST /scaleoutRollback", err, sizeof err)) {
+		reply_error(r, 400, err);
+		return;
+	}
+	reply(r, 200, ok_body("Cluster begin to rollback scale out."));
 }
 
 static void api_scale_in(sched *s, http_request *r)
@@ -486,6 +502,7 @@ static const route routes[] = {
 	{"/queryInstance", 0, api_query_instance},
 	{"/scaleout", 1, api_scale_out},
 	{"/scalein", 1, api_scale_in},
+	{"/scaleoutRollback", 1, api_scale_out_rollback},
 	{"/newInstance", 1, api_new_instance},
 	{"/enableFLS", 1, api_enable},
 	{"/disableFLS", 1, api_disable},

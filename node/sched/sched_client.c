@@ -42,6 +42,13 @@ struct sched_client {
 	rt_timer *hb, *retry;
 	uint64_t backoff_ms;
 	uint64_t last_rx_ns;
+	/* The leader lease (sched_client_lease_until_ns): the latest moment the scheduler is known
+	 * to have heard us, or to have had no process listening. */
+	uint64_t lease_base_ns;
+	uint64_t hb_seq;
+	uint64_t hb_sent_ns[8];  /* by seq % 8 */
+	uint64_t reg_sent_ns, connect_ns;
+	uint64_t sched_node_timeout_ms; /* the scheduler's, from REGISTER_RESP (0: ours) */
 	uint64_t scale_barrier; /* on_scale was called for it */
 	uint64_t acked_barrier; /* SCALE_READY was sent for it */
 	int64_t inst_req[3];    /* the last request id per op: newInstance, enableFLS, disableFLS */
@@ -97,8 +104,15 @@ static void send_register(sched_client *c)
 	cJSON_AddNumberToObject(j, "rank_hint", c->rank);
 	if (c->cfg.server_num > 0)
 		cJSON_AddNumberToObject(j, "server_num", c->cfg.server_num);
+	c->reg_sent_ns = rt_now_ns(c->h);
 	sched_msg_send(c->c, SCHED_MSG_REGISTER, j);
 	cJSON_Delete(j);
+}
+
+static void lease_renew(sched_client *c, uint64_t base_ns)
+{
+	if (base_ns > c->lease_base_ns)
+		c->lease_base_ns = base_ns;
 }
 
 static void send_heartbeat(sched_client *c)
@@ -114,6 +128,9 @@ static void send_heartbeat(sched_client *c)
 	if (c->cbs.fill_status)
 		c->cbs.fill_status(c->data, st);
 	cJSON_AddItemToObject(j, "status", st);
+	c->hb_seq++;
+	c->hb_sent_ns[c->hb_seq % 8] = rt_now_ns(c->h);
+	cJSON_AddNumberToObject(j, "seq", (double)c->hb_seq);
 	if (!c->stopping && c->c)
 		sched_msg_send(c->c, SCHED_MSG_HEARTBEAT, j);
 	cJSON_Delete(j);
@@ -152,6 +169,10 @@ static void on_register_resp(sched_client *c, const cJSON *m)
 	}
 	c->state = CL_REGISTERED;
 	c->rank = (int)rank;
+	int64_t nt;
+	if (!sched_json_int(m, "node_timeout_ms", &nt) && nt > 0)
+		c->sched_node_timeout_ms = (uint64_t)nt;
+	lease_renew(c, c->reg_sent_ns);
 	c->backoff_ms = CL_BACKOFF_MIN_MS;
 	c->lost_reported = 0;
 	c->ever_registered = 1;
@@ -255,8 +276,11 @@ static void on_instance(sched_client *c, const cJSON *m)
 
 static void on_ack(sched_client *c, const cJSON *m)
 {
-	int64_t epoch;
+	int64_t epoch, seq;
 	char state[32];
+	if (!sched_json_int(m, "seq", &seq) && seq > 0 && (uint64_t)seq <= c->hb_seq &&
+	    c->hb_seq - (uint64_t)seq < 8)
+		lease_renew(c, c->hb_sent_ns[seq % 8]);
 	if (sched_json_int(m, "epoch", &epoch) || sched_json_str(m, "cluster_state", state,
 								 sizeof state))
 		return;
@@ -315,6 +339,10 @@ static void conn_gone(conn *cn, int err, void *data)
 	c->c = NULL;
 	if (c->stopping)
 		return;
+	/* Refused: no scheduler process listened when we dialled, so none can have been counting
+	 * our silence since then (a restarted one starts every node timeout afresh). */
+	if (c->state == CL_CONNECTING && err == RT_ECONNREFUSED)
+		lease_renew(c, c->connect_ns);
 	if (c->state == CL_REGISTERED)
 		rt_log(c->h, RT_LOG_WARN, "lost the connection to the scheduler (%s): reconnecting",
 		       err ? rt_strerror(err) : "closed by the scheduler");
@@ -332,9 +360,13 @@ static void connect_now(sched_client *c)
 	if (c->stopping || c->c || c->state == CL_REFUSED || c->state == CL_REMOVED)
 		return;
 	c->state = CL_CONNECTING;
+	c->connect_ns = rt_now_ns(c->h);
 	uint64_t timeout = c->cfg.heartbeat_interval_ms > 1000 ? c->cfg.heartbeat_interval_ms : 1000;
-	if (conn_connect(c->h, c->cfg.scheduler_ip, c->cfg.scheduler_port, timeout, &client_conn_cbs,
-			 c, &c->c)) {
+	int rc = conn_connect(c->h, c->cfg.scheduler_ip, c->cfg.scheduler_port, timeout,
+			      &client_conn_cbs, c, &c->c);
+	if (rc) {
+		if (rc == RT_ECONNREFUSED)
+			lease_renew(c, c->connect_ns);
 		c->c = NULL;
 		schedule_retry(c);
 	}
@@ -467,6 +499,17 @@ int sched_client_instance_done(sched_client *c, const char *op, int ok, const ch
 }
 
 int sched_client_rank(const sched_client *c) { return c ? c->rank : -1; }
+
+uint64_t sched_client_lease_until_ns(const sched_client *c)
+{
+	if (!c || !c->lease_base_ns)
+		return 0;
+	uint64_t timeout = c->sched_node_timeout_ms ? c->sched_node_timeout_ms : c->cfg.node_timeout_ms;
+	uint64_t margin = c->cfg.heartbeat_interval_ms;
+	if (margin * 2 > timeout)
+		margin = timeout / 2;
+	return c->lease_base_ns + (timeout - margin) * 1000000ull;
+}
 
 const sched_table *sched_client_table(const sched_client *c)
 {

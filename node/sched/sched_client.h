@@ -36,6 +36,12 @@ typedef struct sched_table {
 	char cluster_state[32]; /* "CLUSTER_READY", "CLUSTER_SCALE_OUT", ... */
 	int server_num;
 	uint64_t epoch;         /* grows by one with every membership change */
+	/* Who counts (the leader): rank 0 at first; with failover, the lowest live rank once the
+	 * leader is marked dead. leader_epoch grows by one with every hand-over; every message a
+	 * leader sends carries it, and a server drops leader messages of any other epoch. */
+	char leader[SCHED_ID_MAX]; /* "" = rank 0 (a scheduler without failover) */
+	uint64_t leader_epoch;
+	int failover;           /* the scheduler hands the role over: leaders hold a lease */
 	size_t n;
 	sched_node_info nodes[SCHED_MAX_NODES];
 } sched_table;
@@ -90,6 +96,13 @@ void sched_client_stop(sched_client *c);
 int sched_client_scale_ready(sched_client *c);
 int sched_client_instance_done(sched_client *c, const char *op, int ok, const char *message);
 int sched_client_rank(const sched_client *c); /* -1 until registered */
+/*
+ * The leader lease: until this time (rt_now_ns) no scheduler can have marked us dead, because it
+ * heard from us, or had no process listening, less than its node timeout (minus a heartbeat of
+ * margin) ago. A leader commits only inside its lease when the table says failover is on: after
+ * it the scheduler may have handed the role to another server. 0 = never held.
+ */
+uint64_t sched_client_lease_until_ns(const sched_client *c);
 const sched_table *sched_client_table(const sched_client *c); /* NULL before the first table */
 
 #endif

@@ -52,6 +52,7 @@ typedef struct sched_op {
 	int kind;        /* 0, CLUSTER_SCALE_OUT or CLUSTER_SCALE_IN */
 	int target;      /* server_num after it */
 	uint64_t barrier; /* 0 until the barrier starts, then its id */
+	uint64_t started_ns; /* when it began (or when a restarted scheduler reloaded it) */
 	size_t n_remove;
 	char remove[SCHED_MAX_NODES][SCHED_ID_MAX];
 } sched_op;
@@ -66,6 +67,8 @@ struct sched {
 	int server_num;    /* committed */
 	int64_t fl_iteration_num;
 	uint64_t epoch;
+	char leader[SCHED_ID_MAX]; /* the node that counts ("" before the cluster is ready) */
+	uint64_t leader_epoch;     /* one more with every hand-over (sched_elect) */
 	uint64_t barrier_seq;
 	int fls_enabled;
 	size_t n_nodes;
@@ -100,6 +103,9 @@ void sched_send_scale(sched *s, sched_node *n);
 sched_node *sched_find(const sched *s, const char *node_id);
 int sched_all_alive(const sched *s);
 void sched_node_free(sched_node *n);
+
+/* sched.c: (re)choose the leader; marks the table dirty when it changes. */
+void sched_elect(sched *s);
 
 /* sched_members.c */
 void sched_on_frame(sched_peer *p, const frame *f);

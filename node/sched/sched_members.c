@@ -50,6 +50,8 @@ static void send_register_resp(sched *s, sched_peer *p, const char *node_id, int
 		cJSON_AddStringToObject(j, "reason", reason);
 	cJSON_AddStringToObject(j, "cluster_state", sched_state_name(s->state));
 	cJSON_AddNumberToObject(j, "epoch", (double)s->epoch);
+	/* the server's leader lease is measured against our node timeout (sched_client.h) */
+	cJSON_AddNumberToObject(j, "node_timeout_ms", (double)s->cfg.node_timeout_ms);
 	sched_msg_send(p->c, SCHED_MSG_REGISTER_RESP, j);
 	cJSON_Delete(j);
 }
@@ -226,6 +228,10 @@ static void on_heartbeat(sched *s, sched_peer *p, cJSON *m)
 		return;
 	cJSON_AddStringToObject(a, "cluster_state", sched_state_name(s->state));
 	cJSON_AddNumberToObject(a, "epoch", (double)s->epoch);
+	/* echoed: the server's leader lease starts when the acknowledged heartbeat left it */
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+	if (cJSON_IsNumber(seq))
+		cJSON_AddNumberToObject(a, "seq", seq->valuedouble);
 	sched_msg_send(p->c, SCHED_MSG_HEARTBEAT_ACK, a);
 	cJSON_Delete(a);
 }
@@ -322,6 +328,14 @@ void sched_check_timeouts(sched *s)
 		s->meta_dirty = 1;
 		rt_log(s->h, RT_LOG_WARN, "server %s (rank %d) silent for more than %llu ms: "
 		       "marked dead", n->node_id, n->rank, (unsigned long long)s->cfg.node_timeout_ms);
+	}
+	if (s->op.kind == CLUSTER_SCALE_OUT && !s->op.barrier && s->state == CLUSTER_SCALE_OUT &&
+	    s->cfg.scale_out_timeout_ms &&
+	    now - s->op.started_ns > s->cfg.scale_out_timeout_ms * 1000000ull) {
+		char why[96];
+		snprintf(why, sizeof why, "its servers did not arrive within scaleout_timeout %llu ms",
+			 (unsigned long long)s->cfg.scale_out_timeout_ms);
+		sched_scale_out_rollback(s, why, NULL, 0);
 	}
 }
 
@@ -430,9 +444,57 @@ int sched_scale_out(sched *s, int servers, char *err, size_t errlen)
 	memset(&s->op, 0, sizeof s->op);
 	s->op.kind = CLUSTER_SCALE_OUT;
 	s->op.target = s->server_num + servers;
+	s->op.started_ns = rt_now_ns(s->h);
 	rt_log(s->h, RT_LOG_INFO, "scale-out by %d: waiting for %d new servers (server_num %d)",
 	       servers, servers, s->op.target);
 	sched_set_state(s, CLUSTER_SCALE_OUT);
+	sched_reconcile(s);
+	return 0;
+}
+
+int sched_scale_out_rollback(sched *s, const char *why, char *err, size_t errlen)
+{
+	if (s->state != CLUSTER_SCALE_OUT || s->op.kind != CLUSTER_SCALE_OUT) {
+		SET_ERR("The cluster is not scaling out.");
+		return SCHED_ESTATE;
+	}
+	if (s->op.barrier) {
+		SET_ERR("The scale out has already begun its barrier and completes by itself.");
+		return SCHED_ESTATE;
+	}
+	int arrived = 0;
+	size_t keep = 0;
+	cJSON *final = NULL;
+	sched_table *t = malloc(sizeof *t);
+	if (t) {
+		sched_build_table(s, t, 0); /* the committed table: without any joiner */
+		final = sched_table_to_json(t);
+		free(t);
+	}
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		sched_node *n = s->nodes[i];
+		if (!n->pending_join) {
+			s->nodes[keep++] = n;
+			continue;
+		}
+		/* A table without it tells the joiner it is out (as after a scale-in). */
+		arrived++;
+		if (n->peer && n->peer->c && final)
+			sched_msg_send(n->peer->c, SCHED_MSG_TABLE, final);
+		if (n->peer)
+			n->peer->node = NULL;
+		retire(s, n);
+		sched_node_free(n);
+	}
+	s->n_nodes = keep;
+	cJSON_Delete(final);
+	rt_log(s->h, RT_LOG_WARN, "scale-out to %d servers rolled back (%s): %d of %d new servers had "
+	       "arrived; server_num stays %d", s->op.target, why, arrived, s->op.target - s->server_num,
+	       s->server_num);
+	memset(&s->op, 0, sizeof s->op);
+	s->members_dirty = 1;
+	s->meta_dirty = 1;
+	sched_set_state(s, sched_all_alive(s) ? CLUSTER_READY : NODE_TIMEOUT);
 	sched_reconcile(s);
 	return 0;
 }
@@ -456,6 +518,12 @@ int sched_scale_in(sched *s, const char *const *node_ids, size_t n, char *err, s
 		if (x->rank == 0) {
 			SET_ERR("The node id:%s is rank 0 of server, should not be scale in.",
 				node_ids[i]);
+			return RT_EINVAL;
+		}
+		if (!strcmp(x->node_id, s->leader)) {
+			/* after a failover the leader is not rank 0; it may not leave either */
+			SET_ERR("The node id:%s is the leader (leader epoch %llu), should not be scale in.",
+				node_ids[i], (unsigned long long)s->leader_epoch);
 			return RT_EINVAL;
 		}
 		for (size_t k = 0; k < i; k++)

@@ -31,6 +31,8 @@ static cJSON *meta_json(const sched *s)
 	cJSON_AddNumberToObject(j, "fl_iteration_num", (double)s->fl_iteration_num);
 	cJSON_AddNumberToObject(j, "epoch", (double)s->epoch);
 	cJSON_AddNumberToObject(j, "barrier_seq", (double)s->barrier_seq);
+	cJSON_AddStringToObject(j, "leader", s->leader);
+	cJSON_AddNumberToObject(j, "leader_epoch", (double)s->leader_epoch);
 	int st = s->state == CLUSTER_SCHEDULER_RECOVERY ? s->saved_state : s->state;
 	cJSON_AddStringToObject(j, "cluster_state", sched_state_name(st));
 	cJSON_AddBoolToObject(j, "fls_enabled", s->fls_enabled);
@@ -169,6 +171,17 @@ static int load_body(sched *s, const cJSON *j, char *why, size_t whylen)
 		return SCHED_EMETA;
 	}
 	s->barrier_seq = (uint64_t)v;
+	/* the leader (absent in files written before failover existed: rank 0, chosen again) */
+	s->leader[0] = '\0';
+	s->leader_epoch = 0;
+	if (cJSON_GetObjectItemCaseSensitive(j, "leader")) {
+		if (sched_json_str(j, "leader", s->leader, sizeof s->leader) ||
+		    sched_json_int(j, "leader_epoch", &v) || v < 0) {
+			snprintf(why, whylen, "leader or leader_epoch malformed");
+			return SCHED_EMETA;
+		}
+		s->leader_epoch = (uint64_t)v;
+	}
 	if (sched_json_str(j, "cluster_state", state, sizeof state) ||
 	    (s->saved_state = sched_state_parse(state)) < 0) {
 		snprintf(why, whylen, "cluster_state missing or unknown");

@@ -96,6 +96,9 @@ cJSON *sched_table_to_json(const sched_table *t)
 	cJSON_AddStringToObject(j, "cluster_state", t->cluster_state);
 	cJSON_AddNumberToObject(j, "server_num", t->server_num);
 	cJSON_AddNumberToObject(j, "epoch", (double)t->epoch);
+	cJSON_AddStringToObject(j, "leader", t->leader);
+	cJSON_AddNumberToObject(j, "leader_epoch", (double)t->leader_epoch);
+	cJSON_AddBoolToObject(j, "failover", t->failover);
 	cJSON_AddItemToObject(j, "nodes", nodes);
 	for (size_t i = 0; i < t->n && i < SCHED_MAX_NODES; i++) {
 		const sched_node_info *n = &t->nodes[i];
@@ -137,6 +140,20 @@ int sched_table_from_json(const cJSON *j, sched_table *t)
 	if (sched_json_int(j, "epoch", &v) || v < 0)
 		return RT_EINVAL;
 	t->epoch = (uint64_t)v;
+	/* leader fields are optional (a scheduler without failover may leave them out) */
+	t->leader[0] = '\0';
+	t->leader_epoch = 0;
+	t->failover = 0;
+	if (cJSON_GetObjectItemCaseSensitive(j, "leader") &&
+	    sched_json_str(j, "leader", t->leader, sizeof t->leader))
+		return RT_EINVAL;
+	if (cJSON_GetObjectItemCaseSensitive(j, "leader_epoch")) {
+		if (sched_json_int(j, "leader_epoch", &v) || v < 0)
+			return RT_EINVAL;
+		t->leader_epoch = (uint64_t)v;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(j, "failover") && sched_json_bool(j, "failover", &t->failover))
+		return RT_EINVAL;
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(j, "nodes");
 	if (!cJSON_IsArray(nodes) || cJSON_GetArraySize(nodes) > SCHED_MAX_NODES)
 		return RT_EINVAL;

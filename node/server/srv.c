@@ -36,6 +36,18 @@ int64_t srv_now_ms(srv *s) { return rt_wall_ms(s->h); }
 
 int srv_is_leader(const srv *s) { return s->phase != SRV_PH_NONE; }
 
+int srv_lease_ok(srv *s)
+{
+	if (!s->failover)
+		return 1;
+	int ok = rt_now_ns(s->h) < sched_client_lease_until_ns(s->sc);
+	if (!ok && !s->lease_warned)
+		rt_log(s->h, RT_LOG_WARN, "leader: the scheduler has not heard us within its node timeout; "
+		       "holding every commit (another server may have been given the role)");
+	s->lease_warned = !ok;
+	return ok;
+}
+
 const char *srv_instance_name(int st)
 {
 	return st == SRV_INST_FINISH ? "finish" : st == SRV_INST_DISABLE ? "disable" : "running";
@@ -150,6 +162,8 @@ static void mbox_run(rt_timer *t, void *data)
 
 int srv_send(srv *s, int peer, int type, cJSON *meta, const void *payload, size_t len)
 {
+	if (meta)
+		cJSON_AddNumberToObject(meta, "lepoch", (double)s->leader_epoch);
 	char *text = meta ? cJSON_PrintUnformatted(meta) : NULL;
 	int rc;
 
@@ -200,6 +214,14 @@ void srv_dispatch(srv *s, int peer, int type, const cJSON *meta, const uint8_t *
 {
 	if (s->removed)
 		return;
+	/* Leadership traffic of another leader epoch is stale (a deposed leader, or one that has
+	 * not heard of its election yet): dropped; the next table or STATE brings both in step. */
+	if (type != SRV_MSG_MODEL_REQ && type != SRV_MSG_MODEL && type != SRV_MSG_RED &&
+	    type != SRV_MSG_FIN && (uint64_t)srv_json_i64(meta, "lepoch", 0) != s->leader_epoch) {
+		rt_log(s->h, RT_LOG_DEBUG, "dropping %s of leader epoch %lld (ours %llu)", srv_msg_name(type),
+		       (long long)srv_json_i64(meta, "lepoch", 0), (unsigned long long)s->leader_epoch);
+		return;
+	}
 	switch (type) {
 	case SRV_MSG_STATE: srv_on_state(s, peer, meta); break;
 	case SRV_MSG_SYNCED:
@@ -264,9 +286,10 @@ static void role_check(srv *s)
 {
 	if (s->removed || !s->cluster_ready_seen)
 		return;
-	if (s->rank == 0 && !srv_is_leader(s))
+	int lead = s->leader_peer >= 0 && s->leader_peer == s->self;
+	if (lead && !srv_is_leader(s))
 		srv_leader_begin(s);
-	else if (s->rank != 0 && srv_is_leader(s))
+	else if (!lead && srv_is_leader(s))
 		srv_leader_end(s);
 	if (srv_is_leader(s)) {
 		srv_leader_table(s);
@@ -331,6 +354,19 @@ static void sc_table(void *data, const sched_table *t)
 			s->scale_ready_sent = 0;
 		}
 	}
+	if (t->leader_epoch != s->leader_epoch) {
+		rt_log(s->h, RT_LOG_INFO, "leader epoch %llu: server %s leads", (unsigned long long)t->leader_epoch,
+		       t->leader[0] ? t->leader : "of rank 0");
+		/* what the old leader was counting for us is gone: in step with the new one again */
+		if (!srv_is_leader(s)) {
+			srv_fetch_cancel(s);
+			srv_api_fail_pending(s, "the leader changed");
+			s->join = SRV_JOIN_NONE;
+			srv_update_ready(s);
+		}
+	}
+	s->leader_epoch = t->leader_epoch;
+	s->failover = t->failover;
 	srv_peers_apply_table(s, t);
 	role_check(s);
 }
@@ -530,6 +566,7 @@ int srv_new(rt_host *h, const srv_config *cfg, srv **out)
 	s->nonce = rt_rand_u64(h) | 1;
 	s->rank = -1;
 	s->leader_peer = -1;
+	s->prepared_iter = -1;
 	s->iteration = 1;
 	s->self = srv_peer_get(s, cfg->node_id);
 	rc = RT_ENOMEM;
@@ -652,6 +689,7 @@ void srv_get_status(const srv *s, srv_status *st)
 	memset(st, 0, sizeof *st);
 	st->ready = s->join == SRV_JOIN_MEMBER && !s->removed;
 	st->leader = srv_is_leader(s);
+	st->leader_epoch = s->leader_epoch;
 	st->rank = s->rank;
 	st->safemode = s->safemode;
 	st->iteration = s->iteration;

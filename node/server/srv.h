@@ -122,7 +122,8 @@ const char *srv_strerror(int err);
 
 typedef struct srv_status {
 	int ready;              /* serving devices */
-	int leader;             /* counting role (rank 0) */
+	int leader;             /* counting role (rank 0, or who the scheduler named after a failover) */
+	uint64_t leader_epoch;  /* the table's leader epoch as this server knows it */
 	int rank;               /* -1 before registration */
 	int safemode;
 	int64_t iteration;      /* current iteration (the one being trained) */

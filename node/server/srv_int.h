@@ -219,7 +219,12 @@ struct srv {
 	srv_peer *peers;
 	size_t npeers, peers_cap;
 	int self; /* index of our own entry */
-	int leader_peer; /* index of rank 0's entry, -1 unknown */
+	int leader_peer; /* index of the leader's entry (the table names it; rank 0 before any
+			    failover), -1 unknown */
+	uint64_t leader_epoch; /* from the table: every message between servers carries it, and
+				  one of another epoch is dropped (a deposed leader is fenced) */
+	int failover;     /* the table says the role moves on a leader's death: lease applies */
+	int lease_warned;
 	srv_link *links;
 	rt_listener *lis;
 	uint16_t inter_port;
@@ -251,6 +256,11 @@ struct srv {
 	int64_t iter_begin_ms;
 	srv_model *cand;  /* the all-reduce result of cand_iter */
 	int64_t cand_iter;
+	/* PREPARE of this iteration seen from the leader (-1: none): a server that takes over the
+	 * role finishes that commit the same way instead of abandoning it */
+	int64_t prepared_iter;
+	int prepared_valid;
+	char prepared_reason[SRV_REASON_MAX];
 	srv_ar ar;
 	srv_fetch fetch;
 	int end_pending;  /* END arrived while a commit was fetching its model */
@@ -292,6 +302,8 @@ int srv_send_leader(srv *s, int type, cJSON *meta, const void *payload, size_t l
 void srv_dispatch(srv *s, int peer, int type, const cJSON *meta, const uint8_t *payload,
 		  size_t len);
 int srv_is_leader(const srv *s);
+/* The leader may commit: failover is off, or its lease with the scheduler holds. */
+int srv_lease_ok(srv *s);
 void srv_update_ready(srv *s);
 void srv_maybe_scale_ready(srv *s);
 const char *srv_instance_name(int st);

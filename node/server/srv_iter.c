@@ -1,12 +1,16 @@
 /*
  * srv_iter.c — the iteration state machine.
  *
- * The leader (rank 0) runs it; every server (the leader too, through its mailbox) follows:
+ * The leader (rank 0, or the server the scheduler names after a failover: sched.c's
+ * sched_elect) runs it; every server (the leader too, through its mailbox) follows:
  *
  *   GATHER   a server that becomes leader (start, restart, takeover) waits for the HELLO of every
  *            live server, catches up on committed models it lacks, then sends STATE to all. If it
  *            restarted from recovery files or anyone reports activity in the current iteration,
- *            that iteration is declared invalid: the counts of the old leader are gone.
+ *            that iteration is declared invalid: the counts of the old leader are gone. Unless
+ *            the old leader had already sent PREPARE for it: then the new one finishes that
+ *            commit the same way (valid with the all-reduce result every member holds, or
+ *            invalid), so a model the old leader may have committed is never contradicted.
  *   RUN      counting (srv_count.c). The first startFLJob starts its window and the global one;
  *            the first updateModel starts its window; a window that expires fails the iteration.
  *            The updateModel threshold starts the all-reduce.
@@ -22,6 +26,11 @@
  *
  * Because the leader commits before anyone else, no server ever holds a committed model the
  * leader lacks, and a restarted leader recovers the cluster's history from its own files.
+ *
+ * Failover (the table's `failover`): a leader commits, and leaves GATHER, only inside its lease
+ * (sched_client_lease_until_ns): the scheduler hands the role on only after a node timeout of
+ * silence, and the lease ends a heartbeat before that, so two leaders never both commit. Every
+ * message between servers carries the leader epoch; one of another epoch is dropped.
  */
 #include "srv_int.h"
 
@@ -31,6 +40,9 @@
 #include <string.h>
 
 #define NS_PER_MS 1000000ULL
+
+static void begin_prepare(srv *s);
+static void finish_prepared(srv *s);
 
 static uint64_t deadline(srv *s) { return rt_now_ns(s->h) + (uint64_t)s->cfg.sync_timeout * NS_PER_MS; }
 
@@ -130,6 +142,7 @@ void srv_reset_iteration(srv *s)
 	srv_model_unref(s->cand);
 	s->cand = NULL;
 	s->cand_iter = 0;
+	s->prepared_iter = -1;
 	s->iter_begin_ms = srv_now_ms(s);
 }
 
@@ -185,6 +198,12 @@ void srv_on_prepare(srv *s, int peer, const cJSON *meta)
 		return;
 	if (!srv_json_i64(meta, "valid", 0))
 		srv_ar_abort(s);
+	if (srv_json_i64(meta, "iteration", -1) == s->iteration) {
+		const char *why = srv_json_str(meta, "reason");
+		s->prepared_iter = s->iteration;
+		s->prepared_valid = (int)srv_json_i64(meta, "valid", 0);
+		snprintf(s->prepared_reason, sizeof s->prepared_reason, "%s", why ? why : "");
+	}
 	s->safemode = 1;
 	cJSON *m = cJSON_CreateObject();
 	if (!m)
@@ -292,8 +311,8 @@ void srv_leader_begin(srv *s)
 {
 	if (s->phase != SRV_PH_NONE)
 		return;
-	rt_log(s->h, RT_LOG_INFO, "rank 0: taking the counting role at iteration %" PRId64,
-	       s->iteration);
+	rt_log(s->h, RT_LOG_INFO, "leader (rank %d, leader epoch %llu): taking the counting role at "
+	       "iteration %" PRId64, s->rank, (unsigned long long)s->leader_epoch, s->iteration);
 	reset_counters(s);
 	s->phase = SRV_PH_GATHER;
 	s->phase_deadline_ns = deadline(s);
@@ -305,7 +324,8 @@ void srv_leader_end(srv *s)
 {
 	if (s->phase == SRV_PH_NONE)
 		return;
-	rt_log(s->h, RT_LOG_INFO, "no longer rank 0: leaving the counting role");
+	rt_log(s->h, RT_LOG_INFO, "no longer the leader (leader epoch %llu): leaving the counting role",
+	       (unsigned long long)s->leader_epoch);
 	reset_counters(s);
 	s->phase = SRV_PH_NONE;
 	for (size_t i = 0; i < s->npeers; i++)
@@ -350,6 +370,10 @@ void srv_leader_gather_check(srv *s)
 
 	if (s->phase != SRV_PH_GATHER || s->fetch.active)
 		return;
+	if (!srv_lease_ok(s)) {
+		s->phase_deadline_ns = now + (uint64_t)s->cfg.heartbeat_interval * NS_PER_MS;
+		return; /* the role may already be someone else's: wait for the lease or a new table */
+	}
 	for (size_t i = 0; i < s->npeers; i++)
 		if ((int)i != s->self && s->peers[i].in_table && s->peers[i].alive &&
 		    !srv_peer_up(s, (int)i))
@@ -408,11 +432,28 @@ void srv_leader_gather_check(srv *s)
 	srv_update_ready(s);
 	if (s->instance_state == SRV_INST_FINISH)
 		return;
-	if (invalidate)
+	if (s->prepared_iter == s->iteration && !s->recovered)
+		finish_prepared(s);
+	else if (invalidate)
 		srv_leader_fail(s, "The counting role was rebuilt (leader start or takeover); the "
 			       "iteration in progress is invalid. Proceed to next iteration.");
 	else if (s->hold || s->scale_pending)
 		pause_now(s);
+}
+
+/* The previous leader prepared this iteration: commit it as it would have (see the top). */
+static void finish_prepared(srv *s)
+{
+	int valid = s->prepared_valid && s->cand && s->cand_iter == s->iteration;
+	rt_log(s->h, RT_LOG_WARN, "leader: iteration %" PRId64 " was prepared by the previous leader "
+	       "(%s): finishing its commit", s->iteration, valid ? "valid" : "invalid");
+	s->valid = valid;
+	snprintf(s->reason, sizeof s->reason, "%s", valid ? "" : s->prepared_reason[0] ?
+		 s->prepared_reason : "The previous leader was lost during the commit.");
+	srv_peer *me = &s->peers[s->self];
+	me->in_ring = me->agg_done = 1;
+	me->agg_hash = s->cand ? s->cand->hash : 0;
+	begin_prepare(s);
 }
 
 static void begin_prepare(srv *s)
@@ -553,6 +594,11 @@ void srv_leader_on_agg_done(srv *s, int peer, const cJSON *meta)
 
 static void do_commit(srv *s)
 {
+	if (!srv_lease_ok(s)) {
+		/* leader_tick tries again at the deadline; a new table may end the role first */
+		s->phase_deadline_ns = rt_now_ns(s->h) + (uint64_t)s->cfg.heartbeat_interval * NS_PER_MS;
+		return;
+	}
 	int64_t c = s->iteration;
 	int valid = s->valid;
 	uint64_t ah = 0;

@@ -304,7 +304,7 @@ void srv_peers_apply_table(srv *s, const sched_table *t)
 			p->port = n->port;
 			p->next_dial_ns = 0;
 		}
-		if (n->rank_id == 0)
+		if (t->leader[0] ? !strcmp(t->leader, n->node_id) : n->rank_id == 0)
 			s->leader_peer = i;
 		if (i == s->self)
 			s->rank = n->rank_id;
