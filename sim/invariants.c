@@ -9,6 +9,7 @@
  */
 #include "invariants.h"
 
+#include "membership.h"
 #include "violations.h"
 
 #include <math.h>
@@ -32,19 +33,9 @@ typedef struct ref_sum {
 	char server[16];
 } ref_sum;
 
-/* How long each server has been reachable from the scheduler, or not (membership). */
-typedef struct member_track {
-	char name[32];
-	int reachable;
-	uint64_t since_ns;
-} member_track;
-
-#define MAX_TRACKED 256
-
 struct inv {
 	inv_config cfg;
-	member_track members[MAX_TRACKED];
-	size_t nmembers;
+	membership members;
 	violations vio;
 	uint64_t hash[MAX_ITERS]; /* 0 = not seen */
 	char first_server[MAX_ITERS][16];
@@ -66,6 +57,7 @@ int inv_new(const inv_config *cfg, recorder *rec, inv **out)
 	if (!v)
 		return RT_ENOMEM;
 	v->cfg = *cfg;
+	membership_init(&v->members, cfg->node_timeout_ns, cfg->heartbeat_ns, 0);
 	if (violations_init(&v->vio, rec)) {
 		free(v);
 		return RT_ENOMEM;
@@ -268,42 +260,9 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 	}
 }
 
-static member_track *track(inv *v, const char *name)
-{
-	for (size_t i = 0; i < v->nmembers; i++)
-		if (!strcmp(v->members[i].name, name))
-			return &v->members[i];
-	if (v->nmembers == MAX_TRACKED)
-		return NULL;
-	member_track *t = &v->members[v->nmembers++];
-	snprintf(t->name, sizeof t->name, "%s", name);
-	t->reachable = -1;
-	return t;
-}
-
 void inv_membership(inv *v, uint64_t now_ns, uint64_t sched_up_since_ns, const inv_member *m, size_t n)
 {
-	uint64_t bound = v->cfg.node_timeout_ns + 2 * v->cfg.heartbeat_ns;
-	for (size_t i = 0; i < n; i++) {
-		member_track *t = track(v, m[i].name);
-		if (!t)
-			continue;
-		if (t->reachable != m[i].reachable) {
-			t->reachable = m[i].reachable;
-			t->since_ns = now_ns;
-		}
-		uint64_t since = t->since_ns > sched_up_since_ns ? t->since_ns : sched_up_since_ns;
-		if (now_ns <= since + bound)
-			continue; /* the scheduler may still be right either way */
-		if (m[i].reachable && !m[i].listed_alive)
-			violations_add(&v->vio, now_ns, "membership", m[i].name, "dead", "/nodes says alive=false, "
-				"but the scheduler has been able to hear the server for %.1f s (node_timeout %.1f s)",
-				(double)(now_ns - since) / 1e9, (double)v->cfg.node_timeout_ns / 1e9);
-		else if (!m[i].reachable && m[i].listed_alive)
-			violations_add(&v->vio, now_ns, "membership", m[i].name, "alive", "/nodes says alive=true, "
-				"but the server has been down or cut off from the scheduler for %.1f s (node_timeout "
-				"%.1f s)", (double)(now_ns - since) / 1e9, (double)v->cfg.node_timeout_ns / 1e9);
-	}
+	membership_check(&v->members, &v->vio, now_ns, sched_up_since_ns, m, n);
 }
 
 void inv_finish(inv *v, uint64_t now_ns, cluster *c)

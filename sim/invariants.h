@@ -11,6 +11,7 @@
 #define FL_INVARIANTS_H
 
 #include "cluster.h"
+#include "membership.h"
 #include "recorder.h"
 
 #include <cjson/cJSON.h>
@@ -38,19 +39,9 @@ void inv_model_served(inv *v, uint64_t now_ns, const char *server, int64_t itera
 void inv_time_rejected(inv *v, uint64_t now_ns, const char *server, int64_t server_wall_ms,
 		       int64_t device_wall_ms);
 
-/*
- * Membership, the rule a correct scheduler keeps (inv_check calls this with the cluster's view;
- * tests call it directly). For each server the scheduler lists: one it cannot hear (down, paused,
- * partitioned away) may be shown dead at once and must be shown dead once it has been silent for
- * node_timeout plus two heartbeats; one it can hear must be shown alive within the same bound of
- * becoming reachable. sched_up_since_ns: when the scheduler (re)started, since a restarted one
- * begins every timer again.
- */
-typedef struct inv_member {
-	const char *name;  /* "server/<id>" */
-	int listed_alive;  /* what the scheduler's table says */
-	int reachable;     /* the server is up, running and can exchange heartbeats with it */
-} inv_member;
+/* Membership (membership.h): inv_check calls this with the cluster's view; tests call it
+ * directly. sched_up_since_ns: when the scheduler last (re)started. */
+typedef member_view inv_member;
 void inv_membership(inv *v, uint64_t now_ns, uint64_t sched_up_since_ns, const inv_member *m, size_t n);
 
 /* A fault happened now (membership and liveness checks take it into account). */

@@ -10,6 +10,7 @@
 #include "live_http.h"
 #include "live_int.h"
 #include "live_proc.h"
+#include "../netem/link.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -104,8 +105,33 @@ static void partition(live *l, const sc_event *ev, cJSON *f, char *err, size_t e
 					cJSON_AddItemToArray(rules, r);
 				}
 	cJSON_AddNumberToObject(f, "for_s", (double)ev->for_ns / 1e9);
+	if (l->nparts < sizeof l->parts / sizeof l->parts[0]) {
+		l->parts[l->nparts].ev = ev;
+		l->parts[l->nparts++].until_ns = ev->for_ns ? lv_now(l) + ev->for_ns : 0;
+	}
 	/* server<->server links included: every server advertises its proxy endpoint */
 	post_rules(l, rules, err, errlen);
+}
+
+static int group_of(const sc_event *ev, const char *name)
+{
+	for (size_t g = 0; g < ev->n_groups; g++)
+		for (size_t i = 0; i < ev->group_len[g]; i++)
+			if (netem_pattern_match(ev->groups[g][i], name))
+				return (int)g;
+	return -1;
+}
+
+int lv_cut_off(live *l, const char *a, const char *b, uint64_t t)
+{
+	for (size_t i = 0; i < l->nparts; i++) {
+		if (l->parts[i].until_ns && t >= l->parts[i].until_ns)
+			continue;
+		int ga = group_of(l->parts[i].ev, a), gb = group_of(l->parts[i].ev, b);
+		if (ga >= 0 && gb >= 0 && ga != gb)
+			return 1;
+	}
+	return 0;
 }
 
 static void add_link(live *l, const sc_event *ev, char *err, size_t errlen)
@@ -318,6 +344,7 @@ static void do_event(live *l, const sc_event *ev)
 				cJSON_Delete(lv_proxy_call(l, "DELETE", path, NULL, e2, sizeof e2));
 			}
 			l->nrules = 0;
+			l->nparts = 0;
 			break;
 		case SC_SCALE_OUT:
 			scale_out(l, ev, f, err, sizeof err);

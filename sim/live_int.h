@@ -94,6 +94,10 @@ typedef struct live {
 	int fired[SC_MAX_EVENTS], armed[SC_MAX_EVENTS];
 	long rules[1024];      /* fault rules on the proxy, for heal */
 	size_t nrules;
+	/* partitions in force (membership: who the scheduler can hear); until 0 = until heal */
+	struct { const sc_event *ev; uint64_t until_ns; } parts[16];
+	size_t nparts;
+	uint64_t sched_up_ns; /* when the scheduler last started */
 	/* the cluster as polled */
 	int sched_up;
 	char state[48];
@@ -143,6 +147,8 @@ int lv_add_server(live *l, int64_t server_num, lv_node **out, char *err, size_t 
 
 /* live_event.c */
 void lv_events_tick(live *l);
+/* 1 when a partition of ours separates nodes a and b at t (live_event.c). */
+int lv_cut_off(live *l, const char *a, const char *b, uint64_t t);
 /* A JSON object for a base or fault rule from a scenario link (taken by the caller). */
 cJSON *lv_link_rule(const sc_link *lk, const char *from, const char *to, int base, uint64_t for_ns);
 /* A call to the proxy's control API: the answer's JSON on a 2xx (the caller deletes it), else

@@ -13,6 +13,7 @@
 
 struct live_inv {
 	live_inv_config cfg;
+	membership members;
 	violations vio;
 	uint64_t *hash;            /* iteration -> first hash seen (0: none) */
 	char (*first)[48];         /* iteration -> who served it first */
@@ -31,6 +32,7 @@ int live_inv_new(const live_inv_config *cfg, recorder *rec, live_inv **out)
 	if (!v)
 		return -1;
 	v->cfg = *cfg;
+	membership_init(&v->members, cfg->node_timeout_ns, cfg->heartbeat_ns, 1000000000ULL);
 	int vrc = violations_init(&v->vio, rec);
 	v->hash = calloc(LI_MAX_ITERS, sizeof *v->hash);
 	v->first = calloc(LI_MAX_ITERS, sizeof *v->first);
@@ -101,19 +103,10 @@ void live_inv_iteration(live_inv *v, uint64_t now_ns, const char *name, int64_t 
 		v->last_it[i] = it;
 }
 
-int live_inv_quiet(const live_inv *v, uint64_t now_ns)
+void live_inv_members(live_inv *v, uint64_t now_ns, uint64_t sched_up_since_ns, const member_view *m,
+		      size_t n)
 {
-	/* live processes take a moment to start and register: a second more than sim mode */
-	uint64_t window = v->cfg.node_timeout_ns + 2 * v->cfg.heartbeat_ns + 1000000000ULL;
-	return !v->faults || now_ns > v->last_fault_ns + window;
-}
-
-void live_inv_member(live_inv *v, uint64_t now_ns, const char *name, int listed_alive, int up)
-{
-	if (listed_alive != up)
-		violations_add(&v->vio, now_ns, "membership", name, up ? "up" : "down",
-			"/nodes says alive=%s but the server's process is %s", listed_alive ? "true" : "false",
-			up ? "running" : "not running");
+	membership_check(&v->members, &v->vio, now_ns, sched_up_since_ns, m, n);
 }
 
 void live_inv_finish(live_inv *v, uint64_t now_ns, int finished)

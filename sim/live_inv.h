@@ -5,9 +5,10 @@
  *   agreement + durable: every getModel(N) the run fetched from any server, and every modelHash
  *                        a leader wrote to iterations.jsonl, must have the same hash for N;
  *   monotonic:           a server's iteration (GET /metrics) never goes back, across restarts;
- *   membership:          once quiet for node_timeout + 2 heartbeats (+1 s for process start-up)
- *                        after the last fault, /nodes says alive exactly for the servers whose
- *                        process runs (paused and scaled-in servers are not judged);
+ *   membership:          membership.h's rule, with 1 s more for process start-up: a server
+ *                        the scheduler can hear (process running, not stopped, no partition
+ *                        of ours between them) is shown alive, one it cannot is shown dead,
+ *                        each within node_timeout + 2 heartbeats of the change;
  *   liveness:            an iteration succeeds within the budget after the last fault.
  *
  * Validity and time need what only the simulated fleet reports (each accepted upload's weights,
@@ -19,6 +20,7 @@
 #ifndef FL_LIVE_INV_H
 #define FL_LIVE_INV_H
 
+#include "membership.h"
 #include "recorder.h"
 
 #include <cjson/cJSON.h>
@@ -42,10 +44,10 @@ void live_inv_success(live_inv *v, uint64_t now_ns);
 void live_inv_model(live_inv *v, uint64_t now_ns, const char *source, int64_t iteration, uint64_t h);
 /* Server `name` reports iteration `it` (ready). */
 void live_inv_iteration(live_inv *v, uint64_t now_ns, const char *name, int64_t it);
-/* 1 when membership may be judged now (quiet long enough after the last fault). */
-int live_inv_quiet(const live_inv *v, uint64_t now_ns);
 /* /nodes says alive=`listed_alive` for server `name` whose process is up (`up`). */
-void live_inv_member(live_inv *v, uint64_t now_ns, const char *name, int listed_alive, int up);
+/* One poll of /nodes: every listed server, what it shows and whether the scheduler can hear it. */
+void live_inv_members(live_inv *v, uint64_t now_ns, uint64_t sched_up_since_ns, const member_view *m,
+		      size_t n);
 /* End of run: liveness (finished: the job reached fl_iteration_num, nothing more to do). */
 void live_inv_finish(live_inv *v, uint64_t now_ns, int finished);
 

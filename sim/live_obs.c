@@ -154,7 +154,8 @@ static void poll_nodes(live *l, uint64_t t)
 		return;
 	}
 	int listed[LV_MAX_SERVERS] = {0};
-	int quiet = live_inv_quiet(l->inv, t);
+	member_view mv[LV_MAX_SERVERS];
+	size_t nmv = 0;
 	cJSON_ArrayForEach(it, arr) {
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(it, "role");
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "nodeId");
@@ -168,13 +169,15 @@ static void poll_nodes(live *l, uint64_t t)
 			continue;
 		listed[n->id] = 1;
 		int is_alive = cJSON_IsTrue(alive) || (cJSON_IsString(alive) && !strcmp(alive->valuestring, "true"));
-		if (quiet && !n->paused && !n->scaled_in && !n->scale_in_pending)
-			live_inv_member(l->inv, t, n->name, is_alive, n->pid != 0);
+		if (!n->scaled_in && !n->scale_in_pending && nmv < LV_MAX_SERVERS)
+			mv[nmv++] = (member_view){n->name, is_alive,
+						  n->pid && !n->paused && !lv_cut_off(l, "scheduler", n->name, t)};
 		if (n->proxy_port) { /* devices reach the server through its proxy */
 			cJSON_ReplaceItemInObjectCaseSensitive(it, "ip", cJSON_CreateString(n->proxy_ip));
 			cJSON_ReplaceItemInObjectCaseSensitive(it, "flServerPort", cJSON_CreateNumber(n->proxy_port));
 		}
 	}
+	live_inv_members(l->inv, t, l->sched_up_ns, mv, nmv);
 	for (int i = 0; i < l->nservers; i++)
 		if (l->srv[i].scale_in_pending && !listed[i]) {
 			l->srv[i].scale_in_pending = 0;

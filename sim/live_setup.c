@@ -147,6 +147,8 @@ int lv_start(live *l, lv_node *n)
 	if (n->pid)
 		lv_kill(l, n);
 	n->starts++;
+	if (n == &l->sched)
+		l->sched_up_ns = lv_now(l);
 	FILE *f = fopen(n->log, "a");
 	if (f) {
 		fprintf(f, "==== sim: %s: start %d at t=%.3f s ====\n", n->name, n->starts, (double)lv_now(l) / 1e9);
@@ -555,6 +557,28 @@ static int wait_scheduler(live *l, char *err, size_t errlen)
 	return -EIO;
 }
 
+/* Wait (up to 3 s) until the scheduler lists `n` servers, so that ranks follow node ids as in
+ * sim mode: a scenario's "server/0" is then rank 0, the first leader. Not an error when it
+ * takes longer (a slow machine): the ranks are then in registration order. */
+static void wait_registered(live *l, int n)
+{
+	for (int waited = 0; waited < 3000; waited += 20) {
+		lh_resp r;
+		if (!lh_request(l->sched.ip, l->manage_port, "GET", "/nodes", NULL, NULL, 0, 500, &r)) {
+			int servers = 0;
+			for (const char *p = r.body; (p = strstr(p, "\"SERVER\"")); p++)
+				servers++;
+			lh_resp_free(&r);
+			if (servers >= n)
+				return;
+		}
+		if (lp_stop_signal())
+			return;
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int lv_setup(live *l, char *err, size_t errlen)
 {
 	const scenario *sc = l->sc;
@@ -616,6 +640,7 @@ int lv_setup(live *l, char *err, size_t errlen)
 		lv_node *n;
 		if ((rc = lv_add_server(l, sc->server_num, &n, err, errlen)) != 0 || (rc = lv_start(l, n)) != 0)
 			goto fail;
+		wait_registered(l, i + 1);
 	}
 	l->server_total = sc->server_num;
 	lv_node *f = &l->fleet;
