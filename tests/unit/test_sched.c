@@ -2,7 +2,8 @@
  * test_sched.c — the scheduler under rt_sim, with minimal servers built on sched_client:
  * registration and ranks, one too many, fl_iteration_num disagreement, timeout and rejoin,
  * scale-out and scale-in through the REST API, scheduler crash and recovery from its metadata,
- * corrupt metadata, the API's errors and the instance relay, determinism.
+ * corrupt metadata, the API's errors and the instance relay, leader failover and the leader
+ * lease, scale-out rollback (by API and by timeout), determinism.
  */
 #include "sched/sched.h"
 #include "proto/http.h"
@@ -166,6 +167,8 @@ static int sched_start(world *w)
 	return rc;
 }
 
+static uint64_t scaleout_timeout_ms; /* 0: the default */
+
 static world *world_new(uint64_t seed, int server_num, int recovery)
 {
 	world *w = calloc(1, sizeof *w);
@@ -181,6 +184,8 @@ static world *world_new(uint64_t seed, int server_num, int recovery)
 	w->cfg.node_timeout_ms = 1000;
 	w->cfg.instance_timeout_ms = 2000;
 	w->cfg.recovery = recovery;
+	if (scaleout_timeout_ms)
+		w->cfg.scale_out_timeout_ms = scaleout_timeout_ms;
 	snprintf(w->cfg.meta_file, sizeof w->cfg.meta_file, "scheduler.meta");
 	w->cfg.on_change = on_change;
 	w->cfg.cb_data = w;
@@ -687,6 +692,130 @@ static uint64_t scripted_run(uint64_t seed)
 	return hsh;
 }
 
+/* The leader as /state names it, and its epoch. */
+static void expect_leader(world *w, const char *id, int64_t epoch)
+{
+	int st;
+	cJSON *j = call(w, "GET", "/state", NULL, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_str_eq(jstr(j, "leader"), id);
+	ck_assert_int_eq((int64_t)cJSON_GetObjectItem(j, "leader_epoch")->valuedouble, epoch);
+	cJSON_Delete(j);
+	j = call(w, "GET", "/nodes", NULL, &st);
+	const cJSON *o;
+	int leaders = 0;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(j, "nodeIds")) {
+		const cJSON *l = cJSON_GetObjectItem(o, "leader");
+		if (cJSON_IsString(l) && !strcmp(l->valuestring, "true")) {
+			leaders++;
+			ck_assert_str_eq(jstr(o, "nodeId"), id);
+		}
+	}
+	ck_assert_int_eq(leaders, 1);
+	cJSON_Delete(j);
+}
+
+START_TEST(leader_failover)
+{
+	world *w = ready_cluster(12, 4, 1);
+	expect_leader(w, "0", 1);
+	ck_assert_str_eq(w->srv[1].last.leader, "0");
+	ck_assert_int_eq(w->srv[1].last.failover, 1);
+	rt_sim_crash(w->srv[0].h);
+	run_ms(w, 1500);
+	/* marked dead: the lowest live rank leads, with the next epoch, and everyone heard */
+	expect_leader(w, "1", 2);
+	for (int i = 1; i < 4; i++) {
+		ck_assert_str_eq(w->srv[i].last.leader, "1");
+		ck_assert_uint_eq(w->srv[i].last.leader_epoch, 2);
+	}
+	/* the old rank 0 comes back as a follower: the role does not move back */
+	srv_start(w, 0, "0", 20);
+	run_ms(w, 500);
+	ck_assert_int_eq(sched_client_rank(w->srv[0].c), 0);
+	ck_assert_str_eq(w->srv[0].last.leader, "1");
+	expect_leader(w, "1", 2);
+	/* the leader may not be scaled in (it is not rank 0 any more) */
+	expect_error(w, "POST", "/scalein", "{\"node_ids\":[\"1\"]}", 400, "is the leader");
+	/* and the leader survives a scheduler restart (metadata) */
+	rt_sim_crash(w->sh);
+	run_ms(w, 300);
+	ck_assert_int_eq(sched_start(w), 0);
+	run_ms(w, 3000);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_READY");
+	expect_leader(w, "1", 2);
+	world_free(w);
+}
+END_TEST
+
+START_TEST(no_failover_without_recovery)
+{
+	world *w = ready_cluster(13, 3, 0);
+	expect_leader(w, "0", 1);
+	ck_assert_int_eq(w->srv[1].last.failover, 0);
+	rt_sim_crash(w->srv[0].h);
+	run_ms(w, 1500);
+	ck_assert_str_eq(sched_state_name(state(w)), "NODE_TIMEOUT");
+	expect_leader(w, "0", 1); /* MindSpore: nobody else counts */
+	world_free(w);
+}
+END_TEST
+
+START_TEST(leader_lease)
+{
+	world *w = ready_cluster(14, 2, 1);
+	sched_client *c = w->srv[0].c;
+	uint64_t now = rt_sim_now_ns(w->sim);
+	ck_assert_uint_gt(sched_client_lease_until_ns(c), now);
+	/* lease = last acknowledged heartbeat + node_timeout - one heartbeat: at most 900 ms */
+	ck_assert_uint_le(sched_client_lease_until_ns(c), now + 900 * MS);
+	/* a stopped scheduler hears nothing and acknowledges nothing: the lease runs out */
+	rt_sim_pause(w->sh);
+	run_ms(w, 1200);
+	ck_assert_uint_lt(sched_client_lease_until_ns(c), rt_sim_now_ns(w->sim));
+	rt_sim_resume(w->sh);
+	run_ms(w, 300);
+	ck_assert_uint_gt(sched_client_lease_until_ns(c), rt_sim_now_ns(w->sim));
+	/* a dead one refuses our dials: no scheduler can be counting our silence, the lease holds */
+	rt_sim_crash(w->sh);
+	for (int i = 0; i < 6; i++) {
+		run_ms(w, 500);
+		ck_assert_uint_gt(sched_client_lease_until_ns(c), rt_sim_now_ns(w->sim));
+	}
+	world_free(w);
+}
+END_TEST
+
+START_TEST(scale_out_rollback)
+{
+	world *w = ready_cluster(15, 4, 0);
+	expect_error(w, "POST", "/scaleoutRollback", "{}", 400, "not scaling out");
+	expect_ok(w, "POST", "/scaleout", "{\"worker_num\":0,\"server_num\":2}", "Cluster begin to scale out.");
+	srv_start(w, 4, "4", 20); /* one of the two arrives */
+	run_ms(w, 500);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_SCALE_OUT");
+	expect_ok(w, "POST", "/scaleoutRollback", "{}", "Cluster begin to rollback scale out.");
+	run_ms(w, 300);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_READY");
+	ck_assert_int_eq(sched_get_server_num(w->s), 4);
+	ck_assert_int_eq(sched_client_rank(w->srv[4].c), -1); /* told it is out */
+	ck_assert_int_eq((int)w->srv[0].last.n, 4);
+	world_free(w);
+
+	/* the scheduler rolls back by itself after scaleout_timeout */
+	scaleout_timeout_ms = 2000;
+	w = ready_cluster(16, 2, 0);
+	scaleout_timeout_ms = 0;
+	expect_ok(w, "POST", "/scaleout", "{\"worker_num\":0,\"server_num\":1}", "Cluster begin to scale out.");
+	run_ms(w, 1500);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_SCALE_OUT");
+	run_ms(w, 1000);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_READY");
+	ck_assert_int_eq(sched_get_server_num(w->s), 2);
+	world_free(w);
+}
+END_TEST
+
 START_TEST(deterministic)
 {
 	ck_assert_uint_eq(scripted_run(11), scripted_run(11));
@@ -707,6 +836,10 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, corrupt_metadata);
 	tcase_add_test(tc, api_errors_and_instances);
 	tcase_add_test(tc, graceful_exit_and_fresh_start);
+	tcase_add_test(tc, leader_failover);
+	tcase_add_test(tc, no_failover_without_recovery);
+	tcase_add_test(tc, leader_lease);
+	tcase_add_test(tc, scale_out_rollback);
 	tcase_add_test(tc, deterministic);
 	suite_add_tcase(s, tc);
 	return s;
