@@ -115,6 +115,18 @@ static void lease_renew(sched_client *c, uint64_t base_ns)
 		c->lease_base_ns = base_ns;
 }
 
+/*
+ * A dial refused: no scheduler process listened when we dialled, so none can count our silence
+ * from before; a restarted one starts every node timeout afresh. That extends the lease only if
+ * it still held when we dialled: a scheduler that handed the role on while we were cut off, and
+ * then died, must not give a deposed leader its lease back.
+ */
+static void lease_refused(sched_client *c)
+{
+	if (c->connect_ns < sched_client_lease_until_ns(c))
+		lease_renew(c, c->connect_ns);
+}
+
 static void send_heartbeat(sched_client *c)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -339,10 +351,8 @@ static void conn_gone(conn *cn, int err, void *data)
 	c->c = NULL;
 	if (c->stopping)
 		return;
-	/* Refused: no scheduler process listened when we dialled, so none can have been counting
-	 * our silence since then (a restarted one starts every node timeout afresh). */
 	if (c->state == CL_CONNECTING && err == RT_ECONNREFUSED)
-		lease_renew(c, c->connect_ns);
+		lease_refused(c);
 	if (c->state == CL_REGISTERED)
 		rt_log(c->h, RT_LOG_WARN, "lost the connection to the scheduler (%s): reconnecting",
 		       err ? rt_strerror(err) : "closed by the scheduler");
@@ -366,7 +376,7 @@ static void connect_now(sched_client *c)
 			      &client_conn_cbs, c, &c->c);
 	if (rc) {
 		if (rc == RT_ECONNREFUSED)
-			lease_renew(c, c->connect_ns);
+			lease_refused(c);
 		c->c = NULL;
 		schedule_retry(c);
 	}

@@ -217,12 +217,8 @@ static void on_heartbeat(sched *s, sched_peer *p, cJSON *m)
 	} else {
 		cJSON_Delete(st);
 	}
-	if (!n->alive) {
-		rt_log(s->h, RT_LOG_INFO, "server %s is heard again: rank %d", n->node_id, n->rank);
-		n->alive = 1;
-		s->members_dirty = 1;
-		s->meta_dirty = 1;
-	}
+	if (!n->alive)
+		return; /* marked dead: its connection is closing; it comes back by registering */
 	cJSON *a = cJSON_CreateObject();
 	if (!a)
 		return;
@@ -328,6 +324,11 @@ void sched_check_timeouts(sched *s)
 		s->meta_dirty = 1;
 		rt_log(s->h, RT_LOG_WARN, "server %s (rank %d) silent for more than %llu ms: "
 		       "marked dead", n->node_id, n->rank, (unsigned long long)s->cfg.node_timeout_ms);
+		/* Its connection goes too: heartbeats a partition held back (perhaps from a process
+		 * that has died since) must not bring it back. A live server reconnects and
+		 * registers again. */
+		if (n->peer && n->peer->c)
+			conn_close(n->peer->c);
 	}
 	if (s->op.kind == CLUSTER_SCALE_OUT && !s->op.barrier && s->state == CLUSTER_SCALE_OUT &&
 	    s->cfg.scale_out_timeout_ms &&

@@ -125,6 +125,10 @@ int srv_leader_count(srv *s, int peer, int round, int64_t iter, const char *fl_i
 		return SRV_CNT_BUSY;
 	if (peer >= 0 && !s->peers[peer].member)
 		return SRV_CNT_BUSY;
+	/* Outside its lease the role may be someone else's already: what we counted could never
+	 * be committed, so nothing is accepted (devices retry elsewhere). */
+	if (!srv_lease_ok(s))
+		return SRV_CNT_BUSY;
 	if (round == SRV_ROUND_START) {
 		if (iter != s->iteration)
 			return SRV_CNT_ITER;

@@ -366,7 +366,10 @@ static void pause_now(srv *s)
 void srv_leader_gather_check(srv *s)
 {
 	uint64_t now = rt_now_ns(s->h);
-	int waiting = 0, invalidate = s->recovered || s->acc_n > 0 || s->st.start.accept > 0;
+	/* After a hand-over (leader epoch > 1) the old leader may have accepted uploads on its own
+	 * device API that nobody else knows of: the iteration in flight cannot be completed. */
+	int waiting = 0, invalidate = s->recovered || s->acc_n > 0 || s->st.start.accept > 0 ||
+				      s->leader_epoch > 1;
 
 	if (s->phase != SRV_PH_GATHER || s->fetch.active)
 		return;
@@ -774,6 +777,10 @@ void srv_leader_tick(srv *s, uint64_t now)
 			       "next iteration.");
 		break;
 	case SRV_PH_PREPARE:
+		if (!srv_lease_ok(s)) {
+			s->phase_deadline_ns = now + (uint64_t)s->cfg.heartbeat_interval * NS_PER_MS;
+			break;
+		}
 		rt_log(s->h, RT_LOG_WARN, "leader: not every server prepared in time; committing");
 		do_commit(s);
 		break;
