@@ -10,10 +10,11 @@
  *                  {node_id, role:"SERVER", ip, port, fl_server_port, fl_iteration_num,
  *                   is_recover, pid, rank_hint (-1 = none), server_num (optional, checked)}
  *   REGISTER_RESP  scheduler -> server {ok, node_id, rank_id, reason (when !ok),
- *                   cluster_state, epoch}
- *   HEARTBEAT      server -> scheduler {node_id, status:{iteration, instance_state, ...}}
- *   HEARTBEAT_ACK  scheduler -> server {cluster_state, epoch}
- *   TABLE          scheduler -> server, the address table (see sched_table_to_json)
+ *                   cluster_state, epoch, node_timeout_ms}
+ *   HEARTBEAT      server -> scheduler {node_id, seq, status:{iteration, instance_state, ...}}
+ *   HEARTBEAT_ACK  scheduler -> server {cluster_state, epoch, seq (echoed: the leader lease)}
+ *   TABLE          scheduler -> server, the address table with the leader and its epoch
+ *                  (see sched_table_to_json)
  *   TABLE_REQ      server -> scheduler {} (the ack showed a state/epoch we have not seen)
  *   SCALE          scheduler -> server {kind:"scale_out"|"scale_in", barrier, table}
  *   SCALE_READY    server -> scheduler {barrier}
@@ -64,9 +65,10 @@ int sched_state_parse(const char *name);
 /* Send `meta` (not consumed) as the JSON meta of a frame of `type`. */
 int sched_msg_send(conn *c, uint8_t type, const cJSON *meta);
 
-/* Table <-> JSON: {"cluster_state", "server_num", "epoch", "nodes": [{"node_id", "rank_id",
- * "role", "ip", "port", "fl_server_port", "alive"}]}. from_json checks every field and returns
- * RT_EINVAL on a malformed table (t is then unspecified). */
+/* Table <-> JSON: {"cluster_state", "server_num", "epoch", "leader", "leader_epoch", "failover",
+ * "nodes": [{"node_id", "rank_id", "role", "ip", "port", "fl_server_port", "alive"}]}. from_json
+ * checks every field (the three leader fields may be absent: rank 0 leads, no failover) and
+ * returns RT_EINVAL on a malformed table (t is then unspecified). */
 cJSON *sched_table_to_json(const sched_table *t);
 int sched_table_from_json(const cJSON *j, sched_table *t);
 

@@ -244,6 +244,9 @@ void srv_metrics_respond(srv *s, http_request *r)
 	sb_printf(&b, "# TYPE flserver_safemode gauge\nflserver_safemode %d\n", st.safemode);
 	sb_printf(&b, "# TYPE flserver_ready gauge\nflserver_ready %d\n", st.ready);
 	sb_printf(&b, "# TYPE flserver_rank gauge\nflserver_rank %d\n", st.rank);
+	sb_printf(&b, "# TYPE flserver_leader gauge\nflserver_leader %d\n", st.leader);
+	sb_printf(&b, "# TYPE flserver_leader_epoch gauge\nflserver_leader_epoch %llu\n",
+		  (unsigned long long)st.leader_epoch);
 	sb_printf(&b, "# TYPE flserver_open_connections gauge\nflserver_open_connections %zu\n",
 		  hs.open_connections);
 	if (b.oom || !b.p)
