@@ -249,6 +249,10 @@ void srv_dispatch(srv *s, int peer, int type, const cJSON *meta, const uint8_t *
 		break;
 	case SRV_MSG_COMMIT: srv_on_commit(s, peer, meta); break;
 	case SRV_MSG_END: srv_on_end(s, peer, meta); break;
+	case SRV_MSG_REPORT_REQ:
+		if (peer == s->leader_peer && peer != s->self)
+			srv_ask_state(s);
+		break;
 	default:
 		rt_log(s->h, RT_LOG_DEBUG, "ignoring frame type %d", type);
 		break;
@@ -259,8 +263,9 @@ const char *srv_msg_name(int type)
 {
 	static const char *const names[] = { "HELLO", "STATE", "SYNCED", "MODEL_REQ", "MODEL",
 					     "COUNT_REQ", "COUNT_REP", "AGG", "RED", "FIN",
-					     "AGG_DONE", "PREPARE", "PREPARE_OK", "COMMIT", "END" };
-	if (type >= SRV_MSG_HELLO && type <= SRV_MSG_END)
+					     "AGG_DONE", "PREPARE", "PREPARE_OK", "COMMIT", "END",
+					     "REPORT_REQ" };
+	if (type >= SRV_MSG_HELLO && type <= SRV_MSG_REPORT_REQ)
 		return names[type - SRV_MSG_HELLO];
 	return "?";
 }
@@ -294,11 +299,7 @@ static void role_check(srv *s)
 	if (srv_is_leader(s)) {
 		srv_leader_table(s);
 	} else if (s->join == SRV_JOIN_NONE && srv_peer_up(s, s->leader_peer)) {
-		cJSON *m = cJSON_CreateObject();
-		if (m) {
-			cJSON_AddNumberToObject(m, "iteration", -1);
-			srv_send_leader(s, SRV_MSG_SYNCED, m, NULL, 0);
-		}
+		srv_ask_state(s);
 	}
 }
 

@@ -126,7 +126,8 @@ typedef struct srv_peer {
 	uint64_t nonce;
 	int64_t iteration;
 	int active;
-	cJSON *hello;
+	cJSON *hello;       /* its last HELLO, or the report of its last SYNCED */
+	uint64_t report_epoch; /* the leader epoch in which `hello` was current */
 	/* the leader's view */
 	int member;         /* synced: counts come from it, it takes part in transitions */
 	int64_t accepted;   /* updates it accepted (counted) in this iteration */
@@ -391,6 +392,8 @@ void srv_peers_tick(srv *s, uint64_t now_ns);
 void srv_peers_close(srv *s);
 int srv_peer_up(const srv *s, int peer);
 cJSON *srv_hello_json(srv *s);
+/* Follower: ask the leader for STATE (SYNCED {iteration: -1, report: our HELLO as of now}). */
+void srv_ask_state(srv *s);
 void srv_on_hello(srv *s, srv_link *l, const cJSON *meta);
 void srv_on_state(srv *s, int peer, const cJSON *meta);
 void srv_on_model_req(srv *s, int peer, const cJSON *meta);

@@ -182,14 +182,9 @@ static void apply_end(srv *s, int hold)
 /* Ask the leader for a fresh STATE: we are out of step (missed a commit, a lost link). */
 static void resync(srv *s)
 {
-	cJSON *m = cJSON_CreateObject();
-
 	s->join = SRV_JOIN_NONE;
 	srv_update_ready(s);
-	if (!m)
-		return;
-	cJSON_AddNumberToObject(m, "iteration", -1);
-	srv_send_leader(s, SRV_MSG_SYNCED, m, NULL, 0);
+	srv_ask_state(s);
 }
 
 void srv_on_prepare(srv *s, int peer, const cJSON *meta)
@@ -311,6 +306,13 @@ void srv_leader_begin(srv *s)
 {
 	if (s->phase != SRV_PH_NONE)
 		return;
+	/* After a hand-over the followers' HELLOs are from before it: GATHER waits for a fresh
+	 * report from each (SYNCED with `report`), whichever of its request or their own SYNCED
+	 * gets through first (the table reaches us and them in no fixed order). */
+	if (s->leader_epoch > 1)
+		for (size_t i = 0; i < s->npeers; i++)
+			if ((int)i != s->self && srv_peer_up(s, (int)i))
+				srv_send(s, (int)i, SRV_MSG_REPORT_REQ, cJSON_CreateObject(), NULL, 0);
 	rt_log(s->h, RT_LOG_INFO, "leader (rank %d, leader epoch %llu): taking the counting role at "
 	       "iteration %" PRId64, s->rank, (unsigned long long)s->leader_epoch, s->iteration);
 	reset_counters(s);
@@ -379,7 +381,8 @@ void srv_leader_gather_check(srv *s)
 	}
 	for (size_t i = 0; i < s->npeers; i++)
 		if ((int)i != s->self && s->peers[i].in_table && s->peers[i].alive &&
-		    !srv_peer_up(s, (int)i))
+		    (!srv_peer_up(s, (int)i) ||
+		     (s->leader_epoch > 1 && s->peers[i].report_epoch != s->leader_epoch)))
 			waiting++;
 	if (waiting && now < s->phase_deadline_ns)
 		return;
@@ -750,6 +753,17 @@ void srv_leader_on_peer_down(srv *s, int peer)
 
 void srv_leader_on_synced(srv *s, int peer, const cJSON *meta)
 {
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(meta, "report");
+	if (cJSON_IsObject(rep)) { /* its state now, as a HELLO would say it */
+		srv_peer *p = &s->peers[peer];
+		cJSON_Delete(p->hello);
+		p->hello = cJSON_Duplicate(rep, 1);
+		p->iteration = srv_json_i64(rep, "iteration", p->iteration);
+		p->active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "active"));
+		p->report_epoch = s->leader_epoch;
+	}
+	if (s->phase == SRV_PH_GATHER)
+		srv_leader_gather_check(s);
 	if (s->phase == SRV_PH_NONE || s->phase == SRV_PH_GATHER)
 		return;
 	if (srv_json_i64(meta, "iteration", -1) != s->iteration) {

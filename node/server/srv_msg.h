@@ -11,7 +11,7 @@
  *               committed:[[iter,"hash"],...], instance_state, iterations_ok, iterations_failed}
  *   STATE       leader -> follower: {iteration, instance_state, paused, nonce, committed,
  *               iterations_ok, iterations_failed}
- *   SYNCED      follower -> leader: {iteration}
+ *   SYNCED      follower -> leader: {iteration} (-1: send STATE; then with `report`)
  *   MODEL_REQ   any -> any: {iteration}
  *   MODEL       reply: {iteration, hash, offset, total, missing} + floats [offset, offset+n)
  *   COUNT_REQ   follower -> leader: {id, round, iteration, fl_id, data_size}
@@ -24,6 +24,11 @@
  *   PREPARE_OK  member -> leader: {iteration, stats}
  *   COMMIT      leader -> members: {iteration, valid, hash, reason}
  *   END         leader -> members: {iteration, hold}              (leave safe mode unless hold)
+ *   REPORT_REQ  new leader (after a hand-over) -> all: {}; answered by SYNCED {iteration: -1,
+ *               report: HELLO's fields as of now}
+ *
+ * Every meta also carries `lepoch`, the sender's leader epoch: leadership messages of another
+ * epoch than the receiver's are dropped (srv_dispatch).
  */
 #ifndef FL_SRV_MSG_H
 #define FL_SRV_MSG_H
@@ -44,6 +49,7 @@ enum srv_msg_type {
 	SRV_MSG_PREPARE_OK = 76,
 	SRV_MSG_COMMIT = 77,
 	SRV_MSG_END = 78,
+	SRV_MSG_REPORT_REQ = 79,
 	SRV_MSG_MAX = 127,
 };
 

@@ -244,6 +244,7 @@ void srv_on_hello(srv *s, srv_link *l, const cJSON *meta)
 	p->active = (int)srv_json_i64(meta, "active", 0);
 	cJSON_Delete(p->hello);
 	p->hello = cJSON_Duplicate(meta, 1);
+	p->report_epoch = s->leader_epoch; /* fresh: it was just sent */
 	rt_log(s->h, RT_LOG_INFO, "link to server %s up (its iteration %" PRId64 ")", p->node_id,
 	       p->iteration);
 	if (srv_is_leader(s))
@@ -529,13 +530,18 @@ static void fetch_failed(srv *s, const char *why)
 	}
 	s->join = SRV_JOIN_NONE;
 	srv_update_ready(s);
-	if (srv_peer_up(s, s->leader_peer)) {
-		cJSON *m = cJSON_CreateObject();
-		if (m) {
-			cJSON_AddNumberToObject(m, "iteration", -1);
-			srv_send_leader(s, SRV_MSG_SYNCED, m, NULL, 0);
-		}
-	}
+	if (srv_peer_up(s, s->leader_peer))
+		srv_ask_state(s);
+}
+
+void srv_ask_state(srv *s)
+{
+	cJSON *m = cJSON_CreateObject();
+	if (!m)
+		return;
+	cJSON_AddNumberToObject(m, "iteration", -1);
+	cJSON_AddItemToObject(m, "report", srv_hello_json(s));
+	srv_send_leader(s, SRV_MSG_SYNCED, m, NULL, 0);
 }
 
 void srv_fetch_peer_down(srv *s, int peer)
