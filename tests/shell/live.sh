@@ -1,5 +1,6 @@
 #!/bin/sh
-# Live mode (docs/live-mode.md): scenarios/live-quickstart.json and live-server-recovery.json with
+# Live mode (docs/live-mode.md): scenarios/live-quickstart.json, live-server-recovery.json and the
+# two rank-0 failover scenarios with
 # real fl-scheduler, fl-server, fl-fleet and netem-proxy processes (60 s each; the first also
 # resizes and skews the fleet through its control API and partitions two servers through their
 # advertised proxy endpoints), then a run stopped
@@ -108,6 +109,25 @@ n=$(grep -c 'server [0-9]* registered: rank [0-9]*, 127\.0\.1\.' "$q/logs/schedu
 [ "$n" -ge 4 ] && ! grep 'server [0-9]* registered: rank' "$q/logs/scheduler.log" | grep -q ', 127\.0\.0\.' &&
 	ok "live-quickstart: $n server registrations advertise proxy endpoints" ||
 	no "live-quickstart: servers did not advertise their proxy endpoints: $(grep registered "$q/logs/scheduler.log")"
+
+# Rank 0 failover on real processes (issue 11): rank 0 killed (and back 25 s later), and rank 0
+# partitioned away through netem-proxy; both times rank 1 takes the role and training goes on
+for name in live-rank0-failover live-rank0-partition; do
+	out="$T/$name"
+	"$BIN/sim" run "scenarios/$name.json" --quiet --no-report --out "$out" >"$T/$name.txt" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then ok "$name: exit 0: $(head -1 "$T/$name.txt")"; else
+		no "$name: exit $rc"; cat "$T/$name.txt"; fi
+	grep -q 'leader failover: server 0 is marked dead; server 1 (rank 1) leads from leader epoch 2' \
+		"$out/logs/scheduler.log" && grep -q 'leader (rank 1, leader epoch 2): taking the counting role' \
+		"$out/logs/server-1.log" && ok "$name: rank 1 took the role (leader epoch 2)" ||
+		no "$name: no failover to rank 1 in the logs"
+	# the old rank 0 came back (restart, or heal) as a follower
+	grep -q 'leader epoch 2: server 1 leads' "$out/logs/server-0.log" &&
+		ok "$name: the old rank 0 follows server 1" || no "$name: server/0 never heard of the new leader"
+	left=$(left_over "$out")
+	[ -z "$left" ] || no "$name: left behind: $left"
+done
 
 # Ctrl-C: SIGINT to sim mid-run stops it within a tick; it dies of SIGINT, everything is gone,
 # and summary.json says it was interrupted
