@@ -21,7 +21,7 @@
 #define FL_NETEM_SIM_H
 
 #include "link.h"
-#include "../sim/rt_sim.h"
+#include "../sim/rt/rt_sim.h"
 
 #define NETEM_SIM_DEFAULT_LATENCY_NS 100000ULL
 

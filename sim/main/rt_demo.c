@@ -3,8 +3,8 @@
  * runtime backends and shows they behave the same: the smallest proof of the seam.
  */
 #include "../../node/rt/rt_uv.h"
-#include "../pingpong.h"
-#include "../rt_sim.h"
+#include "../rt/pingpong.h"
+#include "../rt/rt_sim.h"
 
 #include <inttypes.h>
 #include <signal.h>

@@ -10,11 +10,11 @@
  * Exit status: 0 every expectation holds, 1 one fails (saying which, with the replay command),
  * 2 bad input (saying what and where).
  */
-#include "../engine.h"
-#include "../live.h"
-#include "../scenario.h"
-#include "../suite.h"
-#include "../swarm.h"
+#include "../engine/engine.h"
+#include "../live/live.h"
+#include "../scenario/scenario.h"
+#include "../engine/suite.h"
+#include "../engine/swarm.h"
 #include "../../reports/compare.h"
 #include "../../reports/report.h"
 

@@ -7,7 +7,7 @@
  */
 #include "proto/conn.h"
 #include "rt/rt_uv.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <signal.h>

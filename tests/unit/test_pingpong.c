@@ -4,8 +4,8 @@
  * must be deterministic in the seed.
  */
 #include "../../node/rt/rt_uv.h"
-#include "../../sim/pingpong.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/pingpong.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <signal.h>

@@ -3,7 +3,7 @@
  * link model, closes and resets, crashes, pauses, partitions, and the determinism of a small
  * multi-host program.
  */
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

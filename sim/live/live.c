@@ -17,7 +17,7 @@
 #include "live_http.h"
 #include "live_int.h"
 #include "live_proc.h"
-#include "verdict.h"
+#include "../engine/verdict.h"
 
 #include <errno.h>
 #include <inttypes.h>

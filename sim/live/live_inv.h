@@ -19,7 +19,7 @@
 #ifndef FL_LIVE_INV_H
 #define FL_LIVE_INV_H
 
-#include "recorder.h"
+#include "../engine/recorder.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 
 #include "rt_sim.h"
 
-#include "../node/rt/rt_impl.h"
+#include "../../node/rt/rt_impl.h"
 
 enum sim_ev_kind {
 	SIM_EV_CALL,      /* rt_sim_call_at: no host */

@@ -6,13 +6,13 @@
 #ifndef FL_LIVE_INT_H
 #define FL_LIVE_INT_H
 
-#include "engine.h"
+#include "../engine/engine.h"
 #include "live_inv.h"
-#include "recorder.h"
-#include "scenario.h"
-#include "stats.h"
-#include "../node/model/model.h"
-#include "../node/server/srv.h"
+#include "../engine/recorder.h"
+#include "../scenario/scenario.h"
+#include "../engine/stats.h"
+#include "../../node/model/model.h"
+#include "../../node/server/srv.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

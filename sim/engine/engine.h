@@ -7,7 +7,7 @@
 #ifndef FL_ENGINE_H
 #define FL_ENGINE_H
 
-#include "scenario.h"
+#include "../scenario/scenario.h"
 
 #include <stdint.h>
 
