@@ -4,7 +4,7 @@
  * block and healing restores, slicing keeps bytes and order, expired rules stop applying, and the
  * same seed gives the same run whatever order the hosts were made in.
  */
-#include "netem/netem_sim.h"
+#include "sim/rt/netem_sim.h"
 #include "netem/rule_json.h"
 
 #include <check.h>

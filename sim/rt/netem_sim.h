@@ -20,8 +20,8 @@
 #ifndef FL_NETEM_SIM_H
 #define FL_NETEM_SIM_H
 
-#include "link.h"
-#include "../sim/rt/rt_sim.h"
+#include "../../netem/link.h"
+#include "rt_sim.h"
 
 #define NETEM_SIM_DEFAULT_LATENCY_NS 100000ULL
 
