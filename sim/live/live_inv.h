@@ -1,5 +1,5 @@
 /*
- * live_inv.h — the invariants of DESIGN.md that a live run can observe by polling the real
+ * live_inv.h — the invariants of docs/design.md that a live run can observe by polling the real
  * processes (docs/live-mode.md says which and how):
  *
  *   agreement + durable: every getModel(N) the run fetched from any server, and every modelHash

@@ -51,7 +51,7 @@ static const char usage[] =
 	"  sim compare BASE NEW  compare two runs (or bench.json files); exit 1 on a regression\n"
 	"  sim list [DIR]        the scenarios in DIR (default scenarios/)\n"
 	"\n"
-	"Scenario format, outputs and invariants: ../shared/DESIGN.md, docs/outputs.md, docs/scenarios.md.\n";
+	"Scenario format, outputs and invariants: docs/design.md, docs/outputs.md, docs/scenarios.md.\n";
 
 typedef struct run_opts {
 	const char *file, *out;

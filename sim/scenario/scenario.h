@@ -1,9 +1,9 @@
 /*
  * scenario.h — scenario files: parse, validate, print back with defaults filled in.
  *
- * The format is the contract of DESIGN.md ("Scenario files"). Every key is checked: an unknown
- * key, a wrong type or a bad value is an error that names the file, the JSON path and what was
- * expected, e.g.  quickstart.json: $.events[2].at: expected a duration like "30s", got 30
+ * The format: docs/design.md ("The scenario contract") and docs/scenarios.md. Every key is
+ * checked: an unknown key, a wrong type or a bad value is an error that names the file, the JSON
+ * path and what was expected, e.g.  quickstart.json: $.events[2].at: expected a duration like "30s", got 30
  *
  * `cluster.config` is kept as JSON: its keys are the server's own config.json keys (same names as
  * fl-server's flags), validated by the server's config code when the cluster is built.

@@ -1,5 +1,5 @@
 /*
- * The same program (sim/pingpong.c), written only against rt.h, on both backends: the client's
+ * The same program (sim/rt/pingpong.c), written only against rt.h, on both backends: the client's
  * transcript (every line it saw, random numbers included) must be identical, and the simulator
  * must be deterministic in the seed.
  */

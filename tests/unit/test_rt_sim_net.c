@@ -1,5 +1,5 @@
 /*
- * The simulator's virtual network (sim/rt_sim_net.c): connection set-up, byte order under any
+ * The simulator's virtual network (sim/rt/rt_sim_net.c): connection set-up, byte order under any
  * link model, closes and resets, crashes, pauses, partitions, and the determinism of a small
  * multi-host program.
  */

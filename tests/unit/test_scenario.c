@@ -1,4 +1,4 @@
-/* Scenario parser: the DESIGN.md example parses; every kind of bad input names file and path. */
+/* Scenario parser: the design example (design_example.json) parses; every kind of bad input names file and path. */
 #include "../../sim/scenario/scenario.h"
 
 #include <check.h>
