@@ -11,6 +11,8 @@
 #ifndef FL_SCENARIO_H
 #define FL_SCENARIO_H
 
+#include "../../node/util/err.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +23,7 @@
 #define SC_MAX_IDS 32
 #define SC_MAX_GROUPS 8
 
-enum { SC_EINVAL = -1601, SC_ENOMEM = -1602, SC_EIO = -1603 };
+/* Error codes SC_E*: node/util/err.h (the one error space). */
 
 typedef enum sc_mode { SC_MODE_SIM = 0, SC_MODE_LIVE = 1 } sc_mode;
 
