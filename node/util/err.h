@@ -12,6 +12,8 @@
  * A new code: add one X(...) line to its module's list below, in its module's range (the unit
  * test test_err fails on a duplicate value, a code outside its range or an empty name). A new
  * module: a new base 100 below the last one, a new list, and a line in FL_ERR_MODULES.
+ * -1701 .. -1799 is held for PARAM_E* (sim/param.h, the sweep's parameters, which defines
+ * -1701 .. -1703 today): its codes join this list when it lands.
  *
  * Module headers include this one for their codes, so call sites keep writing FRAME_EMAGIC.
  */
@@ -31,11 +33,11 @@ extern "C" {
 	X(SCHED, -1400, "node/sched/sched.h")                               \
 	X(SRV, -1500, "node/server/srv.h")                                  \
 	X(SC, -1600, "sim/scenario/scenario.h")                             \
-	X(LENET, -1700, "sim/fleet/lenet.h")                                \
-	X(DATASET, -1800, "sim/fleet/dataset.h")                            \
-	X(FLEET, -1900, "sim/fleet/fleet.h")                                \
-	X(TRAIN, -2000, "sim/fleet/train_real.h")                           \
-	X(REPORT, -2100, "reports/report.h")
+	X(LENET, -1800, "sim/fleet/lenet.h")                                \
+	X(DATASET, -1900, "sim/fleet/dataset.h")                            \
+	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
+	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
+	X(REPORT, -2200, "reports/report.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
