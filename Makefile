@@ -87,13 +87,13 @@ $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB) $(LLHTTP_LIB)
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 # The commit a run's summary.json names: a header rewritten only when HEAD moves, so the one file
-# that prints it (sim/verdict.c) is rebuilt then and nothing else is.
+# that prints it (sim/engine/verdict.c) is rebuilt then and nothing else is.
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 $(OUT)/commit.h: FORCE
 	@mkdir -p $(dir $@)
 	@echo '#define FL_COMMIT "$(COMMIT)"' >$@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
-$(OUT)/obj/sim/verdict.o: $(OUT)/commit.h
-$(OUT)/obj/sim/verdict.o: CPPFLAGS_ALL += -include $(OUT)/commit.h
+$(OUT)/obj/sim/engine/verdict.o: $(OUT)/commit.h
+$(OUT)/obj/sim/engine/verdict.o: CPPFLAGS_ALL += -include $(OUT)/commit.h
 .PHONY: FORCE
 FORCE:
 

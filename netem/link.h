@@ -1,5 +1,5 @@
 /*
- * link.h — the network link model shared by the simulator (netem/netem_sim.c plugs it into
+ * link.h — the network link model shared by the simulator (sim/rt/netem_sim.c plugs it into
  * rt_sim) and the live TCP fault proxy (bin/netem-proxy).
  *
  * A netem holds a table of rules. Each rule names a directed link by two patterns (source and

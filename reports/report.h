@@ -12,13 +12,13 @@
 #ifndef FL_REPORT_H
 #define FL_REPORT_H
 
+#include "../node/util/err.h"
+
 #include <stddef.h>
 
+/* Error codes REPORT_E*: node/util/err.h (the one error space). */
 enum {
 	REPORT_OK = 0,
-	REPORT_EINPUT = -1, /* an input file is malformed (err names file and line) */
-	REPORT_EIO = -2,    /* DIR or report.html could not be read or written */
-	REPORT_ENOMEM = -3,
 };
 
 /*

@@ -414,7 +414,7 @@ int main(int argc, char **argv)
 				"truncated (see above); refusing to start. Move it away to start a new "
 				"cluster.\n", data_dir, cfg.meta_file);
 		else
-			fprintf(stderr, "fl-scheduler: cannot start: %s\n", sched_strerror(rc));
+			fprintf(stderr, "fl-scheduler: cannot start: %s\n", fl_strerror(rc));
 		rt_uv_free(a.u);
 		return 1;
 	}

@@ -296,7 +296,7 @@ static int run_server(srv_config *cfg, const opts *o)
 				(long long)cfg->server_inter_port);
 		else
 			fprintf(stderr, "fl-server: node %s: cannot start: %s (see the log above)\n",
-				cfg->node_id, srv_strerror(rc));
+				cfg->node_id, fl_strerror(rc));
 		rt_uv_free(a.u);
 		return 1;
 	}

@@ -11,16 +11,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/err.h"
 
 #define MODEL_NAME_MAX 48
 #define MODEL_MAX_DIMS 4
 #define MODEL_MAX_TENSORS 32
 
-enum {
-	MODEL_EINVAL = -1201, /* unknown model name or bad N */
-	MODEL_ENOMEM = -1202,
-	MODEL_EMISMATCH = -1203, /* feature maps of different models */
-};
+/* Error codes MODEL_E*: node/util/err.h (the one error space). */
 
 typedef struct model_tensor_def {
 	char name[MODEL_NAME_MAX];   /* e.g. "conv1.weight" */

@@ -25,17 +25,7 @@ _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24 && FLT_RADIX == 2,
 
 #define ENV_PREFIX 4
 
-const char *envelope_strerror(int err)
-{
-	switch (err) {
-	case ENV_ESHORT: return "envelope shorter than its length prefix";
-	case ENV_EJSON: return "envelope header is not a JSON object";
-	case ENV_EFMAP: return "envelope feature_map malformed or out of bounds";
-	case ENV_ENOMEM: return "out of memory";
-	case ENV_ETOOBIG: return "envelope too big";
-	default: return rt_strerror(err);
-	}
-}
+const char *envelope_strerror(int err) { return fl_strerror(err); }
 
 static int cmp_name(const void *a, const void *b)
 {

@@ -10,14 +10,9 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/err.h"
 
-enum {
-	ENV_ESHORT = -1101,   /* shorter than its length prefix says */
-	ENV_EJSON = -1102,    /* header is not a JSON object */
-	ENV_EFMAP = -1103,    /* feature_map malformed or out of bounds */
-	ENV_ENOMEM = -1104,
-	ENV_ETOOBIG = -1105,
-};
+/* Error codes ENV_E*: node/util/err.h (the one error space). */
 
 typedef struct env_tensor {
 	const char *name;

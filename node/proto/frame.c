@@ -97,17 +97,8 @@ void frame_decoder_free(frame_decoder *d)
 	d->hdr_have = 0;
 }
 
-const char *frame_strerror(int err)
-{
-	switch (err) {
-	case FRAME_EMAGIC: return "bad frame magic";
-	case FRAME_EVERSION: return "unknown frame version";
-	case FRAME_ETOOBIG: return "frame meta or payload over the limit";
-	case FRAME_ENOMEM: return "out of memory";
-	case FRAME_ESTOPPED: return "frame decoding stopped";
-	default: return rt_strerror(err); /* conn reports rt errors through the same channel */
-	}
-}
+/* conn reports rt errors through the same channel: any code, named by the one error space */
+const char *frame_strerror(int err) { return fl_strerror(err); }
 
 static int fail(frame_decoder *d, int err)
 {

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/err.h"
 
 #define FRAME_MAGIC 0x46424C46u
 #define FRAME_VERSION 1
@@ -24,13 +25,7 @@
 #define FRAME_DEFAULT_MAX_META (1u << 20)     /* 1 MiB */
 #define FRAME_DEFAULT_MAX_PAYLOAD (256u << 20) /* 256 MiB */
 
-enum {
-	FRAME_EMAGIC = -1001,   /* not a frame: wrong magic */
-	FRAME_EVERSION = -1002, /* unknown version */
-	FRAME_ETOOBIG = -1003,  /* meta or payload over the limit */
-	FRAME_ENOMEM = -1004,
-	FRAME_ESTOPPED = -1005, /* the callback asked to stop */
-};
+/* Error codes FRAME_E*: node/util/err.h (the one error space). */
 
 typedef struct frame {
 	uint8_t type;

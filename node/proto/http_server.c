@@ -1,5 +1,7 @@
 /*
- * http_server.c — the HTTP/1.1 server of http.h over rt streams, parsed with llhttp.
+ * http_server.c — the HTTP/1.1 server of http.h over rt streams: connections, the pipeline FIFO,
+ * timers and responses. Requests are parsed with llhttp by http_server_parse.c (its callbacks);
+ * the two share http_server_int.h.
  *
  * One hconn per accepted stream. Its llhttp parser pauses (HPE_PAUSED) at the end of every
  * request, so handlers never run inside llhttp_execute: the read loop takes the finished request,
@@ -16,13 +18,10 @@
  * Connection timer (one per connection, uses that never overlap): HEADER while a request is being
  * read (408 on expiry), IDLE while nothing is pending (close on expiry), KICK (0 ms) to resume
  * parsing buffered input after the FIFO drained, LINGER after an error answer (close on expiry).
- * HEADER and IDLE are armed lazily (conn_timer_lazy): a busy connection does not restart its
+ * HEADER and IDLE are armed lazily (hsrv_timer_lazy): a busy connection does not restart its
  * timer per request.
  */
-#include "http.h"
-#include "http_util.h"
-
-#include "llhttp.h"
+#include "http_server_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,6 @@
 #include <strings.h>
 
 enum { HTTP_PIPELINE_MAX = 32 };
-enum { TM_NONE, TM_HEADER, TM_IDLE, TM_KICK, TM_LINGER };
 /* After an error answer the connection stays open this long, reading and dropping input, so
  * that the peer reads the answer before the close: closing a TCP socket with unread input
  * resets it, and the reset can destroy the answer in flight. */
@@ -38,65 +36,6 @@ enum { HTTP_LINGER_MS = 1000 };
 /* Unparsed input kept while the pipeline is full, beyond one maximal request: a client that
  * sends more without reading answers is cut off. */
 enum { HTTP_INBUF_SLACK = 64 * 1024 };
-
-typedef struct hconn hconn;
-typedef struct hreq hreq;
-
-struct hreq {
-	http_request pub; /* first member: http_request * and hreq * convert */
-	hconn *conn;      /* NULL once the connection is gone (then http_respond only frees) */
-	hreq *next;       /* the connection's FIFO */
-	http_server *srv; /* set while the handler holds it: on the server's pending list */
-	hreq *pprev, *pnext;
-	http_buf text;    /* URL, NUL, then "name\0value\0" per header */
-	size_t url_len, nheaders, value_start;
-	size_t name_start; /* of the header name being read */
-	size_t expect_off; /* the first Expect header's value, when has_expect */
-	int has_expect;
-	int hstate;       /* 0: between headers, 1: in a name, 2: name done, value open */
-	http_buf body;
-	char *resp;       /* the answer's bytes, once answered */
-	size_t resp_len;
-	int resp_borrowed; /* resp is the caller's (sent before http_respond returns): not freed */
-	int answered, close_after, keep_alive, http10, is_head;
-	int linger;       /* an error answer: linger after it, then close */
-	char peer_ip[16];
-};
-
-struct hconn {
-	http_server *srv;
-	hconn *prev, *next;
-	rt_stream *stream;
-	llhttp_t parser;
-	hreq *cur;        /* being parsed */
-	hreq *head, *tail; /* answered-in-order FIFO */
-	size_t nfifo;
-	http_buf in;      /* input not parsed yet (pipeline full) */
-	rt_timer *timer;
-	int tmode;
-	uint64_t deadline_ns; /* TM_HEADER, TM_IDLE: when the mode's timeout is due */
-	uint64_t armed_ns; /* while the timer runs: when it fires (never later than this) */
-	size_t hdr_bytes; /* of the request being parsed */
-	int err_status;   /* set by a parser callback that stopped parsing */
-	const char *err_msg;
-	int no_parse;     /* after an error or a non-keep-alive request: ignore further input */
-	int closing;      /* rt_stream_close called; waiting for on_close */
-	int lingering;    /* error answered; dropping input until the peer closes or TM_LINGER */
-	int in_process;
-};
-
-struct http_server {
-	rt_host *host;
-	rt_listener *listener;
-	http_server_config cfg;
-	http_handler handler;
-	void *data;
-	hconn *conns, *conns_tail;
-	hreq *pending;    /* every request handed to the handler and not answered yet */
-	http_server_stats st;
-	int depth;        /* handler calls on the stack */
-	int stop_deferred; /* http_server_stop called from inside a handler */
-};
 
 static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data);
 static void srv_on_close(rt_stream *s, int err, void *data);
@@ -142,67 +81,17 @@ static void req_free(hreq *q)
 	free(q);
 }
 
-const char *http_request_header(const http_request *r, const char *name)
-{
-	if (!r || !name)
-		return NULL;
-	const hreq *q = (const hreq *)r;
-	const char *p = q->text.p + q->url_len + 1;
-	for (size_t i = 0; i < q->nheaders; i++) {
-		const char *val = p + strlen(p) + 1;
-		if (!strcasecmp(p, name))
-			return val;
-		p = val + strlen(val) + 1;
-	}
-	return NULL;
-}
+/* the parser (http_server_parse.c) frees a request it replaces with this */
+void hsrv_req_free(hreq *q) { req_free(q); }
 
-/* Point the public fields into the request's own buffers. */
-static int req_finalize(hconn *c, hreq *q)
-{
-	llhttp_t *p = &c->parser;
-	if (!q->text.p && http_buf_add(&q->text, "", 0))
-		return RT_ENOMEM;
-	char *url = q->text.p;
-	char *hash = memchr(url, '#', q->url_len);
-	if (hash)
-		*hash = '\0';
-	char *path = url;
-	/* absolute-form ("http://host/path"): keep only the path */
-	if (!strncasecmp(path, "http://", 7) || !strncasecmp(path, "https://", 8)) {
-		char *slash = strchr(strstr(path, "//") + 2, '/');
-		path = slash ? slash : url + q->url_len;
-	}
-	char *qm = strchr(path, '?');
-	if (qm) {
-		*qm = '\0';
-		q->pub.query = qm + 1;
-	} else {
-		q->pub.query = url + q->url_len; /* the URL's NUL: "" */
-	}
-	q->pub.path = *path ? path : "/";
-	q->pub.method = llhttp_method_name((llhttp_method_t)p->method);
-	if (!q->body.p && http_buf_reserve(&q->body, 7))
-		return RT_ENOMEM;
-	q->body.p[q->body.len] = '\0';
-	q->pub.body = (const uint8_t *)q->body.p; /* malloc'd: aligned for any type */
-	q->pub.body_len = q->body.len;
-	q->pub.peer_ip = q->peer_ip;
-	q->pub.peer_port = rt_stream_peer_port(c->stream);
-	q->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
-	q->http10 = p->http_major == 1 && p->http_minor == 0;
-	q->is_head = p->method == HTTP_HEAD;
-	return 0;
-}
-
-/* ---- parser callbacks ---- */
+/* ---- connection timer ---- */
 
 /*
  * Enter TM_HEADER or TM_IDLE, due delay_ms from now. Every request enters both, so the timer is
  * not restarted (nor stopped at the end of a request) when it already fires no later than the
  * new deadline: conn_on_timer then finds the deadline not yet due and waits for the rest.
  */
-static void conn_timer_lazy(hconn *c, int mode, uint64_t delay_ms)
+void hsrv_timer_lazy(hconn *c, int mode, uint64_t delay_ms)
 {
 	uint64_t deadline = rt_now_ns(c->srv->host) + delay_ms * 1000000;
 	c->tmode = mode;
@@ -212,179 +101,6 @@ static void conn_timer_lazy(hconn *c, int mode, uint64_t delay_ms)
 	c->armed_ns = deadline;
 	rt_timer_start(c->timer, delay_ms, 0);
 }
-
-static int stop_parse(hconn *c, int status, const char *msg)
-{
-	c->err_status = status;
-	c->err_msg = msg;
-	llhttp_set_error_reason(&c->parser, msg);
-	return HPE_USER;
-}
-
-static int count_header(hconn *c, size_t len)
-{
-	c->hdr_bytes += len;
-	if (c->hdr_bytes > c->srv->cfg.max_header_bytes)
-		return stop_parse(c, 431, "request header fields too large");
-	return 0;
-}
-
-static int close_value(hreq *q)
-{
-	/* trailing whitespace is not part of a field value (RFC 9110 5.5); llhttp keeps it */
-	while (q->text.len > q->value_start &&
-	       (q->text.p[q->text.len - 1] == ' ' || q->text.p[q->text.len - 1] == '\t'))
-		q->text.len--;
-	/* note the first Expect header here rather than search for it per request */
-	if (!q->has_expect && q->value_start - 1 - q->name_start == 6 &&
-	    !strncasecmp(q->text.p + q->name_start, "expect", 6)) {
-		q->has_expect = 1;
-		q->expect_off = q->value_start;
-	}
-	q->hstate = 0;
-	q->nheaders++;
-	return http_buf_add(&q->text, "", 1);
-}
-
-static int on_message_begin(llhttp_t *p)
-{
-	hconn *c = p->data;
-	hreq *q = calloc(1, sizeof *q);
-	if (!q)
-		return stop_parse(c, 500, "out of memory");
-	q->conn = c;
-	const char *ip = rt_stream_peer_ip(c->stream);
-	size_t iplen = ip ? strnlen(ip, sizeof q->peer_ip - 1) : 0;
-	if (iplen)
-		memcpy(q->peer_ip, ip, iplen);
-	q->peer_ip[iplen] = '\0';
-	req_free(c->cur);
-	c->cur = q;
-	c->hdr_bytes = 0;
-	conn_timer_lazy(c, TM_HEADER, c->srv->cfg.header_timeout_ms);
-	return 0;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t len)
-{
-	hconn *c = p->data;
-	if (count_header(c, len))
-		return HPE_USER;
-	/* one allocation for the URL and the usual few headers, not a doubling series */
-	if ((!c->cur->text.cap && http_buf_reserve(&c->cur->text, 256)) ||
-	    http_buf_add(&c->cur->text, at, len))
-		return stop_parse(c, 500, "out of memory");
-	return 0;
-}
-
-static int on_url_complete(llhttp_t *p)
-{
-	hconn *c = p->data;
-	c->cur->url_len = c->cur->text.len;
-	if (http_buf_add(&c->cur->text, "", 1))
-		return stop_parse(c, 500, "out of memory");
-	return 0;
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-	hconn *c = p->data;
-	hreq *q = c->cur;
-	if (count_header(c, len))
-		return HPE_USER;
-	if (q->hstate == 2 && close_value(q))
-		return stop_parse(c, 500, "out of memory");
-	if (q->hstate != 1)
-		q->name_start = q->text.len;
-	if (http_buf_add(&q->text, at, len))
-		return stop_parse(c, 500, "out of memory");
-	q->hstate = 1;
-	return 0;
-}
-
-static int on_header_field_complete(llhttp_t *p)
-{
-	hconn *c = p->data;
-	hreq *q = c->cur;
-	if (http_buf_add(&q->text, "", 1))
-		return stop_parse(c, 500, "out of memory");
-	q->hstate = 2;
-	q->value_start = q->text.len;
-	return 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-	hconn *c = p->data;
-	if (count_header(c, len))
-		return HPE_USER;
-	if (http_buf_add(&c->cur->text, at, len))
-		return stop_parse(c, 500, "out of memory");
-	return 0;
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-	hconn *c = p->data;
-	if (c->cur->hstate == 2 && close_value(c->cur))
-		return stop_parse(c, 500, "out of memory");
-	return 0;
-}
-
-static int on_headers_complete(llhttp_t *p)
-{
-	hconn *c = p->data;
-	hreq *q = c->cur;
-	if (q->hstate == 2 && close_value(q))
-		return stop_parse(c, 500, "out of memory");
-	if (p->flags & F_CONTENT_LENGTH) {
-		/* refuse before reading a byte of the body */
-		if (p->content_length > c->srv->cfg.max_body_bytes)
-			return stop_parse(c, 413, "request body too large");
-		if (http_buf_reserve(&q->body, (size_t)p->content_length))
-			return stop_parse(c, 500, "out of memory");
-	}
-	/* A client that waits for "100 Continue" before its body (curl does past 1 KiB) gets it
-	 * now, unless earlier answers are still owed on the connection. */
-	const char *expect = q->has_expect ? q->text.p + q->expect_off : NULL;
-	if (expect && !strcasecmp(expect, "100-continue") && !c->head)
-		rt_stream_write(c->stream, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, NULL);
-	return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-	hconn *c = p->data;
-	hreq *q = c->cur;
-	if (len > c->srv->cfg.max_body_bytes - q->body.len) /* chunked bodies end up here */
-		return stop_parse(c, 413, "request body too large");
-	if (http_buf_add(&q->body, at, len))
-		return stop_parse(c, 500, "out of memory");
-	return 0;
-}
-
-static int on_message_complete(llhttp_t *p)
-{
-	hconn *c = p->data;
-	if (req_finalize(c, c->cur))
-		return stop_parse(c, 500, "out of memory");
-	c->tmode = TM_NONE; /* the timer may run on: it does nothing in TM_NONE */
-	/* hand the request over outside llhttp_execute (see the read loop) */
-	return HPE_PAUSED;
-}
-
-static const llhttp_settings_t srv_settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_url_complete = on_url_complete,
-	.on_header_field = on_header_field,
-	.on_header_field_complete = on_header_field_complete,
-	.on_header_value = on_header_value,
-	.on_header_value_complete = on_header_value_complete,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-};
 
 /* ---- connections ---- */
 
@@ -452,7 +168,7 @@ static void conn_arm_idle(hconn *c)
 {
 	if (c->closing || c->lingering || c->head || c->cur || c->in.len || c->tmode == TM_HEADER)
 		return;
-	conn_timer_lazy(c, TM_IDLE, c->srv->cfg.idle_timeout_ms);
+	hsrv_timer_lazy(c, TM_IDLE, c->srv->cfg.idle_timeout_ms);
 }
 
 static void conn_kick(hconn *c)
@@ -649,7 +365,7 @@ static void conn_on_timer(rt_timer *t, void *data)
 	hconn *c = data;
 	int mode = c->tmode;
 	if (mode == TM_HEADER || mode == TM_IDLE) {
-		/* armed for an earlier deadline (see conn_timer_lazy): wait for this one */
+		/* armed for an earlier deadline (see hsrv_timer_lazy): wait for this one */
 		uint64_t now = rt_now_ns(c->srv->host);
 		if (now < c->deadline_ns) {
 			c->armed_ns = c->deadline_ns;
@@ -688,7 +404,7 @@ static void srv_on_accept(rt_listener *l, rt_stream *s, void *data)
 	}
 	c->srv = srv;
 	c->stream = s;
-	llhttp_init(&c->parser, HTTP_REQUEST, &srv_settings);
+	llhttp_init(&c->parser, HTTP_REQUEST, &hsrv_parser_settings);
 	c->parser.data = c;
 	c->prev = srv->conns_tail;
 	if (srv->conns_tail)

@@ -5,7 +5,7 @@
  * randomness, sockets and files only through this header. Two backends implement it:
  *
  *   node/rt/rt_uv.c   real processes: one uv_loop, real TCP on 127.0.0.x, real files, OS clock
- *   sim/rt_sim.c      deterministic discrete-event simulation: virtual time, network and disk
+ *   sim/rt/rt_sim.c      deterministic discrete-event simulation: virtual time, network and disk
  *
  * The model is canonical/raft's `struct raft_io`: a host carries a backend ops table, and every
  * call below dispatches through it, so both backends can live in one process (tests run the same

@@ -1,5 +1,5 @@
 /*
- * rt_impl.h — private to the rt backends (node/rt/rt_uv.c, sim/rt_sim.c). Node code never
+ * rt_impl.h — private to the rt backends (node/rt/rt_uv.c, sim/rt/rt_sim.c). Node code never
  * includes it.
  *
  * Every public object starts with a common part that names its host; the host carries the

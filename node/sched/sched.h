@@ -21,12 +21,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/err.h"
 
-enum {
-	SCHED_EMETA = -1401,         /* the metadata file is corrupt or truncated */
-	SCHED_EMANAGE_INUSE = -1402, /* the management port is taken (the frame port: RT_EADDRINUSE) */
-	SCHED_ESTATE = -1403,        /* the operation needs CLUSTER_READY */
-};
+/* Error codes SCHED_E*: node/util/err.h (the one error space). */
 
 typedef struct sched sched;
 

@@ -20,12 +20,9 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/err.h"
 
-enum {
-	SRV_ECONFIG = -1501,  /* invalid configuration (the message says which knob) */
-	SRV_ECORRUPT = -1502, /* a recovery file fails its checksum or is inconsistent */
-	SRV_EOWNER = -1503,   /* the recovery files belong to another node id */
-};
+/* Error codes SRV_E*: node/util/err.h (the one error space). */
 
 typedef struct srv srv;
 

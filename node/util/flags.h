@@ -8,6 +8,8 @@
 #ifndef FL_FLAGS_H
 #define FL_FLAGS_H
 
+#include "err.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,9 +33,9 @@ typedef struct flag_def {
 	int seen;         /* set to 1 when given on the command line (CLI wins over config.json) */
 } flag_def;
 
+/* FLAGS_EINVAL (bad value or unknown flag; err says which): node/util/err.h. */
 enum {
 	FLAGS_HELP = 1,          /* --help/-h was given: usage printed, caller exits 0 */
-	FLAGS_EINVAL = -1301,    /* bad value or unknown flag; err says which */
 };
 
 /*

@@ -17,13 +17,9 @@
 #include <stdint.h>
 
 #include "../../node/rt/rt.h"
+#include "../../node/util/err.h"
 
-enum {
-	DATASET_EINVAL = -1401, /* bad argument */
-	DATASET_ENOENT = -1402, /* a file is missing or unreadable */
-	DATASET_EFORMAT = -1403, /* a file is corrupt: bad gzip, magic, sizes, labels, length */
-	DATASET_ENOMEM = -1404,
-};
+/* Error codes DATASET_E*: node/util/err.h (the one error space). */
 
 #define DATASET_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define DATASET_ERR_MAX 256

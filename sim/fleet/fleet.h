@@ -17,11 +17,12 @@
 
 #include "../../node/model/model.h"
 #include "../../node/rt/rt.h"
+#include "../../node/util/err.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum { FLEET_EINVAL = -1501, FLEET_ENOMEM = -1502 };
+/* Error codes FLEET_E*: node/util/err.h (the one error space). */
 
 /* A random quantity (same meaning as the scenario's sc_dist). */
 typedef enum fleet_dist_kind { FLEET_FIXED = 0, FLEET_UNIFORM, FLEET_NORMAL, FLEET_LOGNORMAL } fleet_dist_kind;

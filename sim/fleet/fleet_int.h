@@ -1,6 +1,7 @@
 /*
- * fleet_int.h — what fleet.c (lifecycle, wake-up heap, API) and fleet_dev.c (a device's
- * requests and answers) share. Not part of the API.
+ * fleet_int.h — what fleet.c (lifecycle, API), fleet_dev.c (a device's requests and answers),
+ * fleet_wake.c (the wake-up heap, sessions) and fleet_dist.c (distributions) share. Not part of
+ * the API.
  */
 #ifndef FL_FLEET_INT_H
 #define FL_FLEET_INT_H
@@ -73,11 +74,23 @@ struct fleet {
 
 static inline device *dev_at(const fleet *f, long i) { return &f->chunks[i / FLEET_CHUNK][i % FLEET_CHUNK]; }
 
-/* fleet.c: wake the device delay_ns from now (replaces a pending wake-up). */
+/*
+ * Who calls whom (one direction each): fleet.c -> fleet_dev.c, fleet_wake.c, fleet_dist.c;
+ * fleet_dev.c -> fleet_wake.c, fleet_dist.c; fleet_wake.c -> fleet_dist.c. Nothing calls back
+ * into fleet.c: the rt timer's callback and the HTTP answers' callbacks are registered, not called.
+ */
+
+/* fleet_wake.c: wake the device delay_ns from now (replaces a pending wake-up). */
 void fleet_wake_in(fleet *f, device *d, uint64_t delay_ns);
-/* fleet.c: a fresh online session's end for the device, from now (or from `from_ns`). */
+/* fleet_wake.c: take the device out of the heap (no-op when it is not in it). */
+void fleet_wake_remove(fleet *f, device *d);
+/* fleet_wake.c: the earliest device when it is due by now_ns (taken out of the heap), or NULL. */
+device *fleet_wake_next_due(fleet *f, uint64_t now_ns);
+/* fleet_wake.c: (re)arm the fleet's one timer for the earliest wake-up. */
+void fleet_wake_arm(fleet *f);
+/* fleet_wake.c: a fresh online session's end for the device, from now (or from `from_ns`). */
 uint32_t fleet_session_end(fleet *f, device *d, uint64_t from_ns);
-/* fleet.c: the length of an offline spell, in ns (keeps the online share at online_fraction). */
+/* fleet_wake.c: the length of an offline spell, in ns (keeps the online share at online_fraction). */
 uint64_t fleet_offline_ns(fleet *f, device *d);
 /* fleet_dev.c: the device is due: send the request its state calls for. */
 void fleet_dev_act(fleet *f, device *d);

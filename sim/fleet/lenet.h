@@ -24,11 +24,9 @@
 #include <stdint.h>
 
 #include "../../node/rt/rt.h"
+#include "../../node/util/err.h"
 
-enum {
-	LENET_EINVAL = -1301, /* bad argument (NULL, n < 1, label >= 10, batch > max) */
-	LENET_ENOMEM = -1302,
-};
+/* Error codes LENET_E*: node/util/err.h (the one error space). */
 
 #define LENET_IMAGE 784   /* floats per image */
 #define LENET_CLASSES 10

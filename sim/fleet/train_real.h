@@ -14,11 +14,12 @@
 
 #include "dataset.h"
 #include "fleet.h"
+#include "../../node/util/err.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TRAIN_EINVAL = -1601, TRAIN_ENOMEM = -1602, TRAIN_EDATA = -1603, TRAIN_ENODEV = -1604 };
+/* Error codes TRAIN_E*: node/util/err.h (the one error space). */
 
 typedef struct train_real_config {
 	uint64_t seed;            /* root of the partition and of the per-(device, iteration) streams */

@@ -1,10 +1,10 @@
 /*
- * rt-demo — runs one small program written only against node/rt/rt.h (sim/pingpong.c) on both
+ * rt-demo — runs one small program written only against node/rt/rt.h (sim/rt/pingpong.c) on both
  * runtime backends and shows they behave the same: the smallest proof of the seam.
  */
 #include "../../node/rt/rt_uv.h"
-#include "../pingpong.h"
-#include "../rt_sim.h"
+#include "../rt/pingpong.h"
+#include "../rt/rt_sim.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[i] + 9);
 		else {
 			printf("usage: rt-demo [--seed=N] [--rounds=N]\n"
-			       "Runs sim/pingpong.c, written only against node/rt/rt.h, on the deterministic\n"
+			       "Runs sim/rt/pingpong.c, written only against node/rt/rt.h, on the deterministic\n"
 			       "simulator and on real loopback TCP, and compares what the client saw.\n");
 			return strcmp(argv[i], "--help") ? 2 : 0;
 		}

@@ -10,11 +10,11 @@
  * Exit status: 0 every expectation holds, 1 one fails (saying which, with the replay command),
  * 2 bad input (saying what and where).
  */
-#include "../engine.h"
-#include "../live.h"
-#include "../scenario.h"
-#include "../suite.h"
-#include "../swarm.h"
+#include "../engine/engine.h"
+#include "../live/live.h"
+#include "../scenario/scenario.h"
+#include "../engine/suite.h"
+#include "../engine/swarm.h"
 #include "../../reports/compare.h"
 #include "../../reports/report.h"
 
@@ -51,7 +51,7 @@ static const char usage[] =
 	"  sim compare BASE NEW  compare two runs (or bench.json files); exit 1 on a regression\n"
 	"  sim list [DIR]        the scenarios in DIR (default scenarios/)\n"
 	"\n"
-	"Scenario format, outputs and invariants: ../shared/DESIGN.md, docs/outputs.md, docs/scenarios.md.\n";
+	"Scenario format, outputs and invariants: docs/design.md, docs/outputs.md, docs/scenarios.md.\n";
 
 typedef struct run_opts {
 	const char *file, *out;

@@ -10,7 +10,7 @@
 #include "../../node/proto/envelope.h"
 #include "../../node/proto/http.h"
 #include "../../sim/fleet/fleet.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <inttypes.h>

@@ -9,7 +9,7 @@
 
 #include "../../node/proto/http.h"
 #include "../../node/proto/http_util.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

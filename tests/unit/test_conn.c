@@ -1,5 +1,5 @@
 /*
- * test_conn.c — framed connections over the deterministic backend (sim/rt_sim.c): many frames of
+ * test_conn.c — framed connections over the deterministic backend (sim/rt/rt_sim.c): many frames of
  * random sizes both ways (with writes sliced into odd chunks by the link model), protocol errors
  * from a peer that sends garbage, conn_close inside on_frame, refused connections. The exchange
  * also runs once over real loopback TCP (node/rt/rt_uv.c), where reads split wherever the kernel
@@ -7,7 +7,7 @@
  */
 #include "proto/conn.h"
 #include "rt/rt_uv.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /*
  * test_http.c — the HTTP server of node/proto/http.h on the deterministic backend
- * (sim/rt_sim.c, whose link model can slice every write into one-byte chunks): round trips,
+ * (sim/rt/rt_sim.c, whose link model can slice every write into one-byte chunks): round trips,
  * requests split at every byte, pipelining answered in order, the 400/408/413/431 limits,
  * keep-alive and Connection: close, idle timeouts, and requests that outlive their connection.
  * Raw rt streams stand in for misbehaving clients. The client's own tests: test_http_client.c.

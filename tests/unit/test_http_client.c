@@ -2,7 +2,7 @@
  * test_http_client.c — the HTTP client of node/proto/http.h: refused, timed out, cancelled and
  * concurrent requests, the idle pool and its retry of a dead pooled stream, and every kind of
  * response (chunked, until EOF, interim 100, too big, malformed) from a raw rt server, on the
- * deterministic backend (sim/rt_sim.c); then round trips over real loopback TCP (rt_uv).
+ * deterministic backend (sim/rt/rt_sim.c); then round trips over real loopback TCP (rt_uv).
  */
 #include "http_fixture.h"
 #include "../../node/rt/rt_uv.h"

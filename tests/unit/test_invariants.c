@@ -4,7 +4,7 @@
  * (validity), a request rejected for its timestamp while inside the window (time) — and stays
  * quiet when all is well.
  */
-#include "../../sim/invariants.h"
+#include "../../sim/engine/invariants.h"
 
 #include <check.h>
 #include <stdlib.h>

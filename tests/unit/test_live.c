@@ -1,10 +1,10 @@
 /* Live mode's pieces without a cluster: children started, stopped, killed and reaped (and killed
  * by the kernel when their parent dies), free ports, the small HTTP client and relay server, the
  * live invariants, and the expectation judge shared with sim mode. */
-#include "../../sim/live_http.h"
-#include "../../sim/live_inv.h"
-#include "../../sim/live_proc.h"
-#include "../../sim/verdict.h"
+#include "../../sim/live/live_http.h"
+#include "../../sim/live/live_inv.h"
+#include "../../sim/live/live_proc.h"
+#include "../../sim/engine/verdict.h"
 #include "../../node/server/srv.h"
 
 #include <arpa/inet.h>

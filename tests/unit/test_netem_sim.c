@@ -1,10 +1,10 @@
 /*
- * test_netem_sim.c — the netem link model inside the simulator (netem/netem_sim.c on
- * sim/rt_sim.c): delivery times follow latency and jitter, bandwidth is enforced, partitions
+ * test_netem_sim.c — the netem link model inside the simulator (sim/rt/netem_sim.c on
+ * sim/rt/rt_sim.c): delivery times follow latency and jitter, bandwidth is enforced, partitions
  * block and healing restores, slicing keeps bytes and order, expired rules stop applying, and the
  * same seed gives the same run whatever order the hosts were made in.
  */
-#include "netem/netem_sim.h"
+#include "sim/rt/netem_sim.h"
 #include "netem/rule_json.h"
 
 #include <check.h>

@@ -1,11 +1,11 @@
 /*
- * The same program (sim/pingpong.c), written only against rt.h, on both backends: the client's
+ * The same program (sim/rt/pingpong.c), written only against rt.h, on both backends: the client's
  * transcript (every line it saw, random numbers included) must be identical, and the simulator
  * must be deterministic in the seed.
  */
 #include "../../node/rt/rt_uv.h"
-#include "../../sim/pingpong.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/pingpong.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
 /*
- * The simulator backend (sim/rt_sim*.c): event order, timers, clocks, hosts (crash, restart,
+ * The simulator backend (sim/rt/rt_sim*.c): event order, timers, clocks, hosts (crash, restart,
  * pause), the virtual disk and determinism. Streams are in test_rt_sim_net.c.
  */
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

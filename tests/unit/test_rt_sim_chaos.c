@@ -5,7 +5,7 @@
  * completion before it; nothing after it; on_connect once, before any byte), echoed bytes equal to
  * what was sent, in order; and the whole run is deterministic in the seed. ASan checks lifetimes.
  */
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
- * The simulator's virtual network (sim/rt_sim_net.c): connection set-up, byte order under any
+ * The simulator's virtual network (sim/rt/rt_sim_net.c): connection set-up, byte order under any
  * link model, closes and resets, crashes, pauses, partitions, and the determinism of a small
  * multi-host program.
  */
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* Scenario parser: the DESIGN.md example parses; every kind of bad input names file and path. */
-#include "../../sim/scenario.h"
+/* Scenario parser: the design example (design_example.json) parses; every kind of bad input names file and path. */
+#include "../../sim/scenario/scenario.h"
 
 #include <check.h>
 #include <stdio.h>

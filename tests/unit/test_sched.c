@@ -7,7 +7,7 @@
  */
 #include "sched/sched.h"
 #include "proto/http.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

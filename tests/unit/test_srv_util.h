@@ -11,7 +11,7 @@
 #include "model/model.h"
 #include "proto/envelope.h"
 #include "proto/http.h"
-#include "../../sim/rt_sim.h"
+#include "../../sim/rt/rt_sim.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
 #ifndef FL_PINGPONG_H
 #define FL_PINGPONG_H
 
-#include "../node/rt/rt.h"
+#include "../../node/rt/rt.h"
 
 typedef struct pp_server pp_server;
 typedef struct pp_client pp_client;

@@ -30,7 +30,7 @@ static int start_sched(cluster *c)
 {
 	int rc = sched_new(c->sched_host, &c->sched_cfg, &c->sched);
 	if (rc) {
-		rt_log(c->sched_host, RT_LOG_ERROR, "scheduler failed to start: %s", sched_strerror(rc));
+		rt_log(c->sched_host, RT_LOG_ERROR, "scheduler failed to start: %s", fl_strerror(rc));
 		c->sched = NULL;
 		return rc;
 	}
@@ -59,7 +59,7 @@ static int start_server(cluster *c, cl_server *s)
 	cfg.server_num = s->server_num;
 	int rc = srv_new(s->host, &cfg, &s->node);
 	if (rc) {
-		rt_log(s->host, RT_LOG_ERROR, "server failed to start: %s", srv_strerror(rc));
+		rt_log(s->host, RT_LOG_ERROR, "server failed to start: %s", fl_strerror(rc));
 		s->node = NULL;
 		return rc;
 	}

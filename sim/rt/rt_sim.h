@@ -13,7 +13,7 @@
 #ifndef FL_RT_SIM_H
 #define FL_RT_SIM_H
 
-#include "../node/rt/rt.h"
+#include "../../node/rt/rt.h"
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 /*
- * netem_sim.h — plug the netem link model (link.h) into the simulator (sim/rt_sim.h).
+ * netem_sim.h — plug the netem link model (link.h) into the simulator (sim/rt/rt_sim.h).
  *
  * Every write and every connection set-up rt_sim makes on a directed link src → dst is decided by
  * netem_decide on the hosts' names, with a random stream per directed link seeded from the run's
@@ -20,8 +20,8 @@
 #ifndef FL_NETEM_SIM_H
 #define FL_NETEM_SIM_H
 
-#include "link.h"
-#include "../sim/rt_sim.h"
+#include "../../netem/link.h"
+#include "rt_sim.h"
 
 #define NETEM_SIM_DEFAULT_LATENCY_NS 100000ULL
 

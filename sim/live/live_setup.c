@@ -606,7 +606,7 @@ int lv_setup(live *l, char *err, size_t errlen)
 			return SC_EIO;
 		}
 	}
-	write_text(marker, "a live run's output directory (sim/live.c): its data, logs, fleet, tmp, bin and "
+	write_text(marker, "a live run's output directory (sim/live/live.c): its data, logs, fleet, tmp, bin and "
 		   "pids are replaced by the next live run into it\n");
 	snprintf(l->fleet_out, sizeof l->fleet_out, "%s/fleet", l->out);
 	int rc = configure(l, err, errlen);

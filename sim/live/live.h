@@ -18,8 +18,8 @@
 #ifndef FL_LIVE_H
 #define FL_LIVE_H
 
-#include "engine.h"
-#include "scenario.h"
+#include "../engine/engine.h"
+#include "../scenario/scenario.h"
 
 /*
  * The contract of engine_run: 0 when the run happened (res->ok tells the verdict), SC_EINVAL with

@@ -1,5 +1,5 @@
 /*
- * invariants.h — the seven invariants of DESIGN.md, checked while a sim-mode run goes.
+ * invariants.h — the seven invariants of docs/design.md, checked while a sim-mode run goes.
  *
  * Observations come from two sides: what the fleet saw (accepted uploads, served models,
  * timestamp rejections) and what the nodes report when polled (srv_get_status, srv_get_model,

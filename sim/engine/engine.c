@@ -13,9 +13,9 @@
 #include "recorder.h"
 #include "stats.h"
 #include "verdict.h"
-#include "../netem/netem_sim.h"
-#include "fleet/fleet.h"
-#include "fleet/train_real.h"
+#include "../rt/netem_sim.h"
+#include "../fleet/fleet.h"
+#include "../fleet/train_real.h"
 
 #include <cblas.h>
 #include <inttypes.h>

@@ -4,8 +4,8 @@
 #include "suite.h"
 
 #include "engine.h"
-#include "scenario.h"
-#include "../reports/compare.h"
+#include "../scenario/scenario.h"
+#include "../../reports/compare.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * live_inv.c — see live_inv.h.
  */
 #include "live_inv.h"
-#include "violations.h"
+#include "../engine/violations.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * live_inv.h — the invariants of DESIGN.md that a live run can observe by polling the real
+ * live_inv.h — the invariants of docs/design.md that a live run can observe by polling the real
  * processes (docs/live-mode.md says which and how):
  *
  *   agreement + durable: every getModel(N) the run fetched from any server, and every modelHash
@@ -20,8 +20,8 @@
 #ifndef FL_LIVE_INV_H
 #define FL_LIVE_INV_H
 
-#include "membership.h"
-#include "recorder.h"
+#include "../engine/membership.h"
+#include "../engine/recorder.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -1,5 +1,7 @@
 /*
- * live.c — live-mode runs (see live.h): set-up, the loop, the end.
+ * live.c — live-mode runs (see live.h): set-up, the loop, the end. The core of the module: it
+ * calls the parts (live_setup.c, live_event.c, live_obs.c, and the leaves live_base.c,
+ * live_http.c, live_proc.c, live_inv.c) and none of them calls it.
  *
  * Layout of OUT (the run's output directory), besides the files of docs/outputs.md:
  *   config.json          the servers' config.json (cluster.config), shared by every node
@@ -17,7 +19,7 @@
 #include "live_http.h"
 #include "live_int.h"
 #include "live_proc.h"
-#include "verdict.h"
+#include "../engine/verdict.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,45 +32,6 @@
 #include <unistd.h>
 
 #define TICK_MS 200
-
-uint64_t lv_now(const live *l)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	int64_t ns = (int64_t)(t.tv_sec - l->t0.tv_sec) * 1000000000LL + (t.tv_nsec - l->t0.tv_nsec);
-	return ns > 0 ? (uint64_t)ns : 0;
-}
-
-int64_t lv_node_wall_ms(const lv_node *n)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + n->offset_ms;
-}
-
-void lv_note(live *l, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	const cJSON *it;
-	cJSON_ArrayForEach(it, l->notes) if (!strcmp(it->valuestring, buf)) return;
-	cJSON_AddItemToArray(l->notes, cJSON_CreateString(buf));
-}
-
-lv_node *lv_find(live *l, const char *name)
-{
-	if (!strcmp(name, "scheduler"))
-		return &l->sched;
-	if (!strcmp(name, "fleet"))
-		return &l->fleet;
-	for (int i = 0; i < l->nservers; i++)
-		if (!strcmp(l->srv[i].name, name))
-			return &l->srv[i];
-	return NULL;
-}
 
 /* ---- the end ---- */
 

@@ -1,18 +1,19 @@
 /*
- * live_int.h — the state of a live run, shared by live.c (set-up, the loop, the end),
- * live_event.c (the scenario's events) and live_obs.c (polling the processes and reading their
- * files). Not an API: see live.h.
+ * live_int.h — the state of a live run, shared by live.c (the loop, the end), live_setup.c
+ * (the layout and the processes), live_event.c (the scenario's events), live_obs.c (polling the
+ * processes and reading their files) and live_base.c (clock, notes, lookup). Not an API: see
+ * live.h.
  */
 #ifndef FL_LIVE_INT_H
 #define FL_LIVE_INT_H
 
-#include "engine.h"
+#include "../engine/engine.h"
 #include "live_inv.h"
-#include "recorder.h"
-#include "scenario.h"
-#include "stats.h"
-#include "../node/model/model.h"
-#include "../node/server/srv.h"
+#include "../engine/recorder.h"
+#include "../scenario/scenario.h"
+#include "../engine/stats.h"
+#include "../../node/model/model.h"
+#include "../../node/server/srv.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -128,7 +129,16 @@ typedef struct live {
 	cJSON *notes;          /* what a live run cannot do or see, for summary.json */
 } live;
 
-/* Nanoseconds since the run's start (monotonic). */
+/*
+ * Who calls whom: live.c (the core) calls every part; live_event.c calls live_setup.c (start,
+ * kill, add a server) and live_obs.c (conditions); every file calls the leaves live_base.c,
+ * live_http.c, live_proc.c and live_inv.c, which call nothing of the module. One arrow still
+ * points back: live_setup.c uses live_event.c's lv_proxy_call and lv_link_rule (the netem-proxy
+ * client), so live_setup.c <-> live_event.c; moving those two into their own file (live_proxy.c)
+ * ends it (left for after the current change to live_event.c lands).
+ */
+
+/* live_base.c: nanoseconds since the run's start (monotonic). */
 uint64_t lv_now(const live *l);
 /* Wall-clock ms as the node sees it (its libfaketime offset included). */
 int64_t lv_node_wall_ms(const lv_node *n);

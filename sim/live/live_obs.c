@@ -6,8 +6,8 @@
 #include "live_http.h"
 #include "live_int.h"
 #include "live_proc.h"
-#include "verdict.h"
-#include "../node/proto/envelope.h"
+#include "../engine/verdict.h"
+#include "../../node/proto/envelope.h"
 
 #include <errno.h>
 #include <inttypes.h>

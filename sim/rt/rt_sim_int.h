@@ -1,5 +1,5 @@
 /*
- * rt_sim_int.h — private to the simulator backend (sim/rt_sim.c, rt_sim_net.c, rt_sim_disk.c).
+ * rt_sim_int.h — private to the simulator backend (sim/rt/rt_sim.c, rt_sim_net.c, rt_sim_disk.c).
  *
  * Object lifetimes. Timers are owned by their creator; a timer points at its one pending event and
  * stopping or freeing it marks that event dead (dead events stay in the heap and are dropped when
@@ -16,7 +16,7 @@
 
 #include "rt_sim.h"
 
-#include "../node/rt/rt_impl.h"
+#include "../../node/rt/rt_impl.h"
 
 enum sim_ev_kind {
 	SIM_EV_CALL,      /* rt_sim_call_at: no host */

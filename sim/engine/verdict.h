@@ -11,7 +11,7 @@
 
 #include "engine.h"
 #include "recorder.h"
-#include "scenario.h"
+#include "../scenario/scenario.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

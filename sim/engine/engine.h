@@ -1,13 +1,13 @@
 /*
  * engine.h — runs a scenario in sim mode: the real scheduler and servers (cluster.h) and a device
  * fleet on rt_sim, network faults through netem, the scenario's events at virtual times or on
- * conditions, the invariants of DESIGN.md checked as the run goes, metrics recorded, expectations
+ * conditions, the invariants of docs/design.md checked as the run goes, metrics recorded, expectations
  * judged at the end, and the output files of docs/outputs.md written.
  */
 #ifndef FL_ENGINE_H
 #define FL_ENGINE_H
 
-#include "scenario.h"
+#include "../scenario/scenario.h"
 
 #include <stdint.h>
 

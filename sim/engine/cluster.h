@@ -9,12 +9,12 @@
 #ifndef FL_CLUSTER_H
 #define FL_CLUSTER_H
 
-#include "../node/sched/sched.h"
-#include "../node/proto/http.h"
-#include "../node/server/srv.h"
-#include "fleet/fleet.h"
-#include "rt_sim.h"
-#include "scenario.h"
+#include "../../node/sched/sched.h"
+#include "../../node/proto/http.h"
+#include "../../node/server/srv.h"
+#include "../fleet/fleet.h"
+#include "../rt/rt_sim.h"
+#include "../scenario/scenario.h"
 
 #define CLUSTER_MAX_SERVERS 64
 

@@ -8,8 +8,8 @@
 #ifndef FL_SWARM_H
 #define FL_SWARM_H
 
-#include "scenario.h"
-#include "../node/rt/rt.h"
+#include "../scenario/scenario.h"
+#include "../../node/rt/rt.h"
 
 /* Modify sc in place; describe what was chosen in desc (one line). */
 void swarm_apply(scenario *sc, char *desc, size_t len);

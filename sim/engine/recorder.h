@@ -1,5 +1,5 @@
 /*
- * recorder.h — what a run leaves behind in its output directory (DESIGN.md "Outputs of a run"):
+ * recorder.h — what a run leaves behind in its output directory (docs/outputs.md):
  * events.jsonl (one event per line, virtual time first), metrics.csv (time series),
  * trace.json (Chrome trace format: one pid per node, spans and instant events; opens in
  * Perfetto). summary.json and junit.xml are written by the engine from its verdicts.

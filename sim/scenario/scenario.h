@@ -1,15 +1,17 @@
 /*
  * scenario.h — scenario files: parse, validate, print back with defaults filled in.
  *
- * The format is the contract of DESIGN.md ("Scenario files"). Every key is checked: an unknown
- * key, a wrong type or a bad value is an error that names the file, the JSON path and what was
- * expected, e.g.  quickstart.json: $.events[2].at: expected a duration like "30s", got 30
+ * The format: docs/design.md ("The scenario contract") and docs/scenarios.md. Every key is
+ * checked: an unknown key, a wrong type or a bad value is an error that names the file, the JSON
+ * path and what was expected, e.g.  quickstart.json: $.events[2].at: expected a duration like "30s", got 30
  *
  * `cluster.config` is kept as JSON: its keys are the server's own config.json keys (same names as
  * fl-server's flags), validated by the server's config code when the cluster is built.
  */
 #ifndef FL_SCENARIO_H
 #define FL_SCENARIO_H
+
+#include "../../node/util/err.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -21,7 +23,7 @@
 #define SC_MAX_IDS 32
 #define SC_MAX_GROUPS 8
 
-enum { SC_EINVAL = -1601, SC_ENOMEM = -1602, SC_EIO = -1603 };
+/* Error codes SC_E*: node/util/err.h (the one error space). */
 
 typedef enum sc_mode { SC_MODE_SIM = 0, SC_MODE_LIVE = 1 } sc_mode;
 

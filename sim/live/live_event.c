@@ -10,7 +10,7 @@
 #include "live_http.h"
 #include "live_int.h"
 #include "live_proc.h"
-#include "../netem/link.h"
+#include "../../netem/link.h"
 
 #include <errno.h>
 #include <inttypes.h>
