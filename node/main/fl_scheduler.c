@@ -38,6 +38,7 @@ typedef struct opts {
 	int64_t node_timeout;
 	int64_t instance_timeout;
 	int64_t scaleout_timeout;
+	char manage_token_file[FLAG_STR_MAX];
 	char log_level[FLAG_STR_MAX];
 } opts;
 
@@ -52,7 +53,7 @@ typedef struct app {
 	int exiting;
 } app;
 
-#define NFLAGS 15
+#define NFLAGS 16
 static void flag_table(opts *o, flag_def *d)
 {
 	flag_def t[NFLAGS] = {
@@ -75,6 +76,9 @@ static void flag_table(opts *o, flag_def *d)
 		{"node_timeout", FLAG_MS, &o->node_timeout, "a server silent this long is dead", 0},
 		{"instance_timeout", FLAG_MS, &o->instance_timeout,
 		 "how long newInstance/enableFLS/disableFLS wait for the servers", 0},
+		{"manage_token_file", FLAG_STR, o->manage_token_file,
+		 "file holding the bearer token mutating management calls must send (without it they "
+		 "are refused from outside 127.0.0.0/8)", 0},
 		{"scaleout_timeout", FLAG_MS, &o->scaleout_timeout,
 		 "a scale-out whose servers have not all arrived by then is rolled back (0 = never)", 0},
 		{"log_level", FLAG_STR, o->log_level, "debug, info, warn or error", 0},
@@ -359,6 +363,23 @@ int main(int argc, char **argv)
 	cfg.node_timeout_ms = (uint64_t)o.node_timeout;
 	cfg.instance_timeout_ms = (uint64_t)o.instance_timeout;
 	cfg.scale_out_timeout_ms = (uint64_t)o.scaleout_timeout;
+	if (o.manage_token_file[0]) {
+		char terr[300];
+		char *tok = read_text(o.manage_token_file, terr, sizeof terr);
+		size_t n = tok ? strlen(tok) : 0;
+		while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+			tok[--n] = '\0';
+		const char *bad_tok = !tok ? terr : !n ? "the file is empty" :
+				      n >= sizeof cfg.manage_token ? "the token is longer than 255 bytes" :
+				      strpbrk(tok, " \t\r\n") ? "the token holds white space" : NULL;
+		if (bad_tok) {
+			fprintf(stderr, "fl-scheduler: --manage_token_file=%s: %s\n", o.manage_token_file, bad_tok);
+			free(tok);
+			return 2;
+		}
+		memcpy(cfg.manage_token, tok, n + 1);
+		free(tok);
+	}
 
 	/* Metadata lives in the directory of its path, under its base name. */
 	char dir_buf[sizeof meta_path], base_buf[sizeof meta_path];

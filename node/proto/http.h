@@ -27,7 +27,7 @@ typedef struct http_server_config {
 	size_t max_body_bytes;     /* default 1 MiB; over → 413 and close */
 	uint64_t header_timeout_ms; /* default 10 s: a request must be read whole within it (408) */
 	uint64_t idle_timeout_ms;  /* default 60 s: a keep-alive connection with nothing to do closes */
-	size_t max_connections;    /* default 10000; past it new connections are closed at once */
+	size_t max_connections;    /* default 10000; past it a new connection gets a 503 and is closed */
 } http_server_config;
 
 /* The request as parsed. All pointers are owned by the request and valid until http_respond. */
@@ -70,6 +70,7 @@ int http_respond_error(http_request *r, int status, const char *msg);
 /* Counters for /metrics and tests. */
 typedef struct http_server_stats {
 	uint64_t connections_accepted, requests, responses, bad_requests, bytes_in, bytes_out;
+	uint64_t refused_full; /* connections answered 503 past max_connections */
 	size_t open_connections;
 } http_server_stats;
 void http_server_get_stats(const http_server *srv, http_server_stats *st);

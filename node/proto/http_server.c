@@ -395,10 +395,19 @@ static void srv_on_accept(rt_listener *l, rt_stream *s, void *data)
 {
 	http_server *srv = data;
 	hconn *c = NULL;
-	if (srv->st.open_connections >= srv->cfg.max_connections || !(c = calloc(1, sizeof *c)) ||
-	    !(c->timer = rt_timer_new(srv->host, conn_on_timer, c))) {
+	int full = srv->st.open_connections >= srv->cfg.max_connections;
+	if (full || !(c = calloc(1, sizeof *c)) || !(c->timer = rt_timer_new(srv->host, conn_on_timer, c))) {
 		free(c);
 		rt_stream_set_cbs(s, &srv_detached_cbs, NULL);
+		/* Past the limit the client is told so (then the close), not left guessing. */
+		if (full) {
+			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				"Content-Type: text/plain\r\nContent-Length: 56\r\nConnection: close\r\n"
+				"Retry-After: 1\r\n\r\n"
+				"The server has reached its connection limit. Retry later";
+			srv->st.refused_full++;
+			rt_stream_write(s, busy, sizeof busy - 1, NULL, NULL);
+		}
 		rt_stream_close(s);
 		return;
 	}

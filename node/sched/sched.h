@@ -27,6 +27,8 @@
 
 typedef struct sched sched;
 
+#define SCHED_TOKEN_MAX 256
+
 typedef struct sched_config {
 	char node_id[SCHED_ID_MAX]; /* the scheduler's own id in /nodes ("20") */
 	char ip[16];                /* frame listen address; "" = the host's address */
@@ -44,6 +46,9 @@ typedef struct sched_config {
 					   default 300000 */
 	int recovery;               /* 1: persist metadata to meta_file and reload it at start */
 	char meta_file[128];        /* plain file name under the host's data dir */
+	/* Mutating management calls (POST /scaleout, ...) need "Authorization: Bearer <token>"
+	 * when set; when "" they are refused from any address outside 127.0.0.0/8. */
+	char manage_token[SCHED_TOKEN_MAX];
 	/* Called after every change of membership, ranks, pids or state (the entry point rewrites
 	 * its pid file there). May be NULL. Must not destroy the scheduler. */
 	void (*on_change)(void *data, sched *s);

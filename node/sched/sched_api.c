@@ -12,8 +12,9 @@
  *   POST /enableFLS, POST /disableFLS, relayed to every server
  *
  * Errors are {"error_message": ..., "code": "1"}: 400 for bad requests and for mutating calls
- * outside CLUSTER_READY, 404 for unknown paths, 405 for a wrong method, 413 past 1 MiB (the
- * HTTP server enforces that one).
+ * outside CLUSTER_READY, 401 for a mutating call without the bearer token (when one is set),
+ * 403 for a mutating call from outside 127.0.0.0/8 when none is set, 404 for unknown paths,
+ * 405 for a wrong method, 413 past 1 MiB (the HTTP server enforces that one).
  */
 #include "sched_int.h"
 #include "../util/flags.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void reply(http_request *r, int status, cJSON *j)
 {
@@ -484,6 +486,50 @@ static void api_instance(sched *s, http_request *r, int op)
 	sched_reconcile(s); /* finishes at once when no server could be asked */
 }
 
+/* ---- who may change the cluster ---- */
+
+static int loopback(const char *ip) { return ip && !strncmp(ip, "127.", 4); }
+
+/* Equal strings, in time that depends on the length of `want` only. */
+static int token_equal(const char *got, const char *want)
+{
+	size_t n = strlen(want), g = strlen(got);
+	unsigned diff = (unsigned)(g != n);
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned)(unsigned char)want[i] ^ (unsigned)(unsigned char)(i < g ? got[i] : 0);
+	return diff == 0;
+}
+
+/* 0 when r may run a mutating call; else the answer (401/403) has been sent. */
+static int authorized(sched *s, http_request *r)
+{
+	char msg[320];
+	if (!s->cfg.manage_token[0]) {
+		if (loopback(r->peer_ip))
+			return 0;
+		snprintf(msg, sizeof msg, "%s %s from %s is refused: without --manage_token_file, only "
+			 "127.0.0.0/8 may change the cluster.", r->method, r->path, r->peer_ip ? r->peer_ip : "?");
+		reply_error(r, 403, msg);
+		return -1;
+	}
+	const char *a = http_request_header(r, "Authorization");
+	if (a && !strncasecmp(a, "Bearer ", 7) && token_equal(a + 7, s->cfg.manage_token))
+		return 0;
+	rt_log(s->h, RT_LOG_WARN, "management: %s %s from %s refused: %s bearer token", r->method, r->path,
+	       r->peer_ip ? r->peer_ip : "?", a ? "wrong" : "no");
+	snprintf(msg, sizeof msg, "%s %s needs \"Authorization: Bearer <token>\" (the scheduler's "
+		 "--manage_token_file)%s.", r->method, r->path, a ? "; the token given is wrong" : "");
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "error_message", msg);
+	cJSON_AddStringToObject(j, "code", "1");
+	char *text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	http_respond(r, 401, "application/json", text, text ? strlen(text) : 0,
+		     "WWW-Authenticate: Bearer realm=\"flbench\"\r\n");
+	free(text);
+	return -1;
+}
+
 /* ---- routing ---- */
 
 typedef struct route {
@@ -530,6 +576,8 @@ void sched_api_handle(http_server *srv, http_request *r, void *data)
 			free(text);
 			return;
 		}
+		if (routes[i].mutating && authorized(s, r))
+			return;
 		routes[i].fn(s, r);
 		return;
 	}

@@ -599,7 +599,7 @@ int srv_new(rt_host *h, const srv_config *cfg, srv **out)
 		       (long long)cfg->server_inter_port, rt_strerror(rc));
 		goto fail;
 	}
-	http_server_config hc = { 0 };
+	http_server_config hc = { .max_connections = (size_t)s->cfg.connection_num };
 	hc.max_body_bytes = s->def.total * sizeof(float) + (1u << 20);
 	/* an upload must arrive whole within this: 10 s, plus 1 s per 16 KiB of model for devices
 	 * on slow links (lenet5: 25 s) */

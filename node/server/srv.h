@@ -72,6 +72,10 @@ typedef struct srv_config {
 	int64_t allreduce_chunk;    /* floats per all-reduce frame */
 	int64_t heartbeat_interval; /* ms, passed to sched_client */
 	int64_t node_timeout;       /* ms, passed to sched_client */
+	/* guards (docs/security.md) */
+	int64_t connection_num;     /* device connections at once (MindSpore's name); default 10000 */
+	double upload_norm_bound;   /* L2 norm an upload may have; 0 = no bound */
+	int64_t max_data_size;      /* largest data_size a startFLJob may claim; default 1e8 */
 	int64_t pid;                /* reported to the scheduler (live); 0 under simulation */
 	/* what the scheduler's table tells the other servers to dial for this one's inter-node
 	 * port (e.g. a proxy in front of it); "" / 0 = the address and port it listens on */

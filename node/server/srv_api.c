@@ -469,6 +469,22 @@ static void plan_json(srv *s, http_jw *w)
 	w->first = 0;
 }
 
+/* Model poisoning guard: an update far larger than any honest one would dominate the sum. */
+static int check_norm(srv *s, const float *w, char *why, size_t len)
+{
+	if (s->cfg.upload_norm_bound <= 0)
+		return 0;
+	double sq = 0;
+	for (size_t i = 0; i < s->def.total; i++)
+		sq += (double)w[i] * (double)w[i];
+	double norm = sqrt(sq);
+	if (norm <= s->cfg.upload_norm_bound)
+		return 0;
+	snprintf(why, len, "The update's L2 norm %.6g is above upload_norm_bound %.6g.", norm,
+		 s->cfg.upload_norm_bound);
+	return -1;
+}
+
 static void start_fl_job(srv *s, http_request *r, const hv *h)
 {
 	const char *fl_id = field_str(h, "fl_id");
@@ -490,6 +506,13 @@ static void start_fl_job(srv *s, http_request *r, const hv *h)
 	}
 	if (field_int(h, "data_size", &ds) != 0 || ds < 1) {
 		reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "FL job data size is not enough.", 0);
+		return;
+	}
+	if (ds > s->cfg.max_data_size) {
+		/* the weight of a device's update in FedAvg: an inflated claim would outvote the rest */
+		snprintf(why, sizeof why, "data_size %" PRId64 " is above max_data_size %" PRId64 ".", ds,
+			 s->cfg.max_data_size);
+		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
 	srv_pending *p = calloc(1, sizeof *p);
@@ -546,7 +569,7 @@ static void update_model(srv *s, http_request *r, const hv *h, const env_tensor 
 		reply(s, r, SRV_ROUND_UPDATE, RC_SYSTEMERROR, "out of memory", NULL, NULL);
 		return;
 	}
-	if (check_fmap(s, t, nt, p->weights, why, sizeof why)) {
+	if (check_fmap(s, t, nt, p->weights, why, sizeof why) || check_norm(s, p->weights, why, sizeof why)) {
 		srv_pending_free(p);
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
 		return;

@@ -36,6 +36,9 @@ void srv_config_init(srv_config *c)
 	c->allreduce_chunk = 262144;
 	c->heartbeat_interval = 3000;
 	c->node_timeout = 30000;
+	c->connection_num = 10000;
+	c->upload_norm_bound = 0;
+	c->max_data_size = 100000000;
 }
 
 #define F(n, t, p, h) \
@@ -89,6 +92,12 @@ size_t srv_config_flags(srv_config *c, flag_def *defs, size_t max)
 	F("allreduce_chunk", FLAG_INT, &c->allreduce_chunk, "floats per all-reduce frame");
 	F("heartbeat_interval", FLAG_MS, &c->heartbeat_interval, "heartbeat period to the scheduler");
 	F("node_timeout", FLAG_MS, &c->node_timeout, "scheduler silence before it counts as lost");
+	F("connection_num", FLAG_INT, &c->connection_num,
+	  "device connections served at once; past it a new one is answered 503 and closed");
+	F("upload_norm_bound", FLAG_DOUBLE, &c->upload_norm_bound,
+	  "an updateModel whose weights have an L2 norm above this is a RequestError (0 = no bound)");
+	F("max_data_size", FLAG_INT, &c->max_data_size,
+	  "a startFLJob claiming more samples than this is a RequestError");
 	return k < max ? k : max;
 }
 
@@ -209,6 +218,12 @@ int srv_config_validate(const srv_config *c, char *err, size_t errlen)
 		BAD("allreduce_chunk must be in 1..%u", FRAME_DEFAULT_MAX_PAYLOAD / 4);
 	if (c->heartbeat_interval < 1 || c->node_timeout < 1)
 		BAD("heartbeat_interval and node_timeout must be greater than 0");
+	if (c->connection_num < 1)
+		BAD("connection_num must be greater than 0");
+	if (!(c->upload_norm_bound >= 0) || isinf(c->upload_norm_bound))
+		BAD("upload_norm_bound must be 0 (no bound) or a positive number");
+	if (c->max_data_size < 1)
+		BAD("max_data_size must be greater than 0");
 	return 0;
 }
 

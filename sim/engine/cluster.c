@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OPERATOR_TOKEN "flbench-sim-operator"
 #define SCHED_PORT 6667
 #define MANAGE_PORT 11202
 #define FL_SERVER_PORT 6668
@@ -135,6 +136,8 @@ int cluster_new(rt_sim *sim, const scenario *sc, cluster **out, char *err, size_
 	c->sched_cfg.heartbeat_interval_ms = sc->heartbeat_ns / 1000000ULL;
 	c->sched_cfg.node_timeout_ms = sc->node_timeout_ns / 1000000ULL;
 	c->sched_cfg.recovery = c->srv_base.recovery;
+	/* the operator host is not on loopback: its management calls carry the bearer token */
+	snprintf(c->sched_cfg.manage_token, sizeof c->sched_cfg.manage_token, "%s", OPERATOR_TOKEN);
 	snprintf(c->sched_cfg.meta_file, sizeof c->sched_cfg.meta_file, "scheduler_meta.json");
 	c->server_total = sc->server_num;
 
@@ -260,7 +263,8 @@ static int op_post(cluster *c, const char *what, const char *path, const char *b
 	snprintf(r->what, sizeof r->what, "%s", what);
 	r->start_servers = start;
 	int rc = http_client_request(c->op, rt_host_ip(c->sched_host), MANAGE_PORT, "POST", path,
-				     "application/json", body, strlen(body), NULL, 10000, op_done, r);
+				     "application/json", body, strlen(body),
+				     "Authorization: Bearer " OPERATOR_TOKEN "\r\n", 10000, op_done, r);
 	if (rc)
 		free(r);
 	return rc;

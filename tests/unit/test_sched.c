@@ -18,6 +18,7 @@
 #define SCHED_IP "10.0.0.1"
 #define ADMIN_IP "10.0.9.1"
 #define MAXSRV 8
+#define TOKEN "s3cret-token"
 
 typedef struct srv {
 	struct world *w;
@@ -187,6 +188,8 @@ static world *world_new(uint64_t seed, int server_num, int recovery)
 	if (scaleout_timeout_ms)
 		w->cfg.scale_out_timeout_ms = scaleout_timeout_ms;
 	snprintf(w->cfg.meta_file, sizeof w->cfg.meta_file, "scheduler.meta");
+	/* the admin host is not on loopback: mutating calls need the token */
+	snprintf(w->cfg.manage_token, sizeof w->cfg.manage_token, "%s", TOKEN);
 	w->cfg.on_change = on_change;
 	w->cfg.cb_data = w;
 	ck_assert_int_eq(sched_start(w), 0);
@@ -227,12 +230,13 @@ static void http_cb(int err, const http_response *resp, void *data)
 	}
 }
 
-static cJSON *call(world *w, const char *method, const char *path, const char *body, int *status)
+static cJSON *call_as(world *w, const char *method, const char *path, const char *body,
+		      const char *headers, int *status)
 {
 	reply *r = calloc(1, sizeof *r);
 	ck_assert_int_eq(http_client_request(w->http, SCHED_IP, sched_manage_port(w->s), method, path,
 					     "application/json", body, body ? strlen(body) : 0,
-					     NULL, 5000, http_cb, r),
+					     headers, 5000, http_cb, r),
 			 0);
 	for (int i = 0; i < 100 && !r->done; i++)
 		run_ms(w, 50);
@@ -243,6 +247,11 @@ static cJSON *call(world *w, const char *method, const char *path, const char *b
 	ck_assert_msg(j != NULL, "not JSON: %s", r->body);
 	free(r);
 	return j;
+}
+
+static cJSON *call(world *w, const char *method, const char *path, const char *body, int *status)
+{
+	return call_as(w, method, path, body, "Authorization: Bearer " TOKEN "\r\n", status);
 }
 
 static const char *jstr(const cJSON *j, const char *key)
@@ -816,6 +825,43 @@ START_TEST(scale_out_rollback)
 }
 END_TEST
 
+/* Mutating calls need the bearer token; reads do not. Without a token, only loopback may. */
+START_TEST(manage_token)
+{
+	world *w = ready_cluster(17, 2, 0);
+	int st;
+	cJSON *j = call_as(w, "POST", "/scaleout", "{\"server_num\":1}", NULL, &st);
+	ck_assert_int_eq(st, 401);
+	ck_assert(strstr(jstr(j, "error_message"), "Authorization: Bearer"));
+	cJSON_Delete(j);
+	j = call_as(w, "POST", "/scaleout", "{\"server_num\":1}", "Authorization: Bearer s3cret-tokeX\r\n", &st);
+	ck_assert_int_eq(st, 401);
+	ck_assert(strstr(jstr(j, "error_message"), "wrong"));
+	cJSON_Delete(j);
+	j = call_as(w, "GET", "/nodes", NULL, NULL, &st);
+	ck_assert_int_eq(st, 200);
+	cJSON_Delete(j);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_READY"); /* nothing changed */
+	expect_ok(w, "POST", "/scaleout", "{\"worker_num\":0,\"server_num\":1}", "Cluster begin to scale out.");
+	world_free(w);
+
+	/* no token configured: a mutating call from a non-loopback host is refused */
+	w = world_new(18, 1, 0);
+	sched_destroy(w->s);
+	w->s = NULL;
+	w->cfg.manage_token[0] = '\0';
+	ck_assert_int_eq(sched_start(w), 0);
+	srv_start(w, 0, "0", 20);
+	run_ms(w, 1000);
+	j = call_as(w, "POST", "/scaleout", "{\"server_num\":1}", NULL, &st);
+	ck_assert_int_eq(st, 403);
+	ck_assert(strstr(jstr(j, "error_message"), "from 10.0.9.1 is refused"));
+	cJSON_Delete(j);
+	ck_assert_str_eq(sched_state_name(state(w)), "CLUSTER_READY");
+	world_free(w);
+}
+END_TEST
+
 START_TEST(deterministic)
 {
 	ck_assert_uint_eq(scripted_run(11), scripted_run(11));
@@ -840,6 +886,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, no_failover_without_recovery);
 	tcase_add_test(tc, leader_lease);
 	tcase_add_test(tc, scale_out_rollback);
+	tcase_add_test(tc, manage_token);
 	tcase_add_test(tc, deterministic);
 	suite_add_tcase(s, tc);
 	return s;

@@ -381,6 +381,69 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- guards: data_size cap, non-finite and oversized uploads, the connection limit ---- */
+
+START_TEST(test_guards)
+{
+	srv_config c;
+	one o;
+	dev_reply r, r2;
+	float w[16], big[16], bad[16];
+
+	base_cfg(&c, "0", "synthetic:16");
+	c.start_fl_job_threshold = 1;
+	c.max_data_size = 1000;
+	fake_weights(w, 16, 3);
+	double norm = 0;
+	for (int i = 0; i < 16; i++) {
+		norm += (double)w[i] * w[i];
+		big[i] = w[i] * 100;
+		bad[i] = w[i];
+	}
+	bad[7] = NAN;
+	c.upload_norm_bound = 2 * sqrt(norm);
+	c.connection_num = 1;
+	one_start(&o, &c);
+	/* a claim of more samples than max_data_size would outweigh everyone: refused, not counted */
+	dev_call(&o.d, SIP, PORT, "startFLJob", hdr_start("a", 1001, devs_now(&o.d)), NULL, &r);
+	ck_assert_int_eq(r.retcode, 400);
+	ck_assert_str_eq(r.body, "data_size 1001 is above max_data_size 1000.");
+	dev_reply_free(&r);
+	start_ok(&o, "a", 1000, &r);
+	dev_reply_free(&r);
+	/* NaN and a norm 100 times the honest one never reach the sum */
+	update(&o, "a", 1, bad, &r);
+	ck_assert_int_eq(r.retcode, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "not finite"));
+	dev_reply_free(&r);
+	update(&o, "a", 1, big, &r);
+	ck_assert_int_eq(r.retcode, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "is above upload_norm_bound"));
+	dev_reply_free(&r);
+	update(&o, "a", 1, w, &r);
+	ck_assert_int_eq(r.retcode, 200);
+	dev_reply_free(&r);
+	run_for(o.sim, 20);
+	size_t n;
+	uint64_t hash;
+	const float *m = srv_get_model(o.s, 1, &n, &hash);
+	ck_assert_ptr_nonnull(m);
+	for (int i = 0; i < 16; i++) /* the FedAvg of the one accepted upload (w * 1000 / 1000) */
+		ck_assert_msg(fabsf(m[i] - w[i]) <= 1e-6f * (fabsf(w[i]) + 1e-6f), "m[%d]=%g, w=%g", i, m[i], w[i]);
+	/* connection_num 1: the pooled connection holds the slot, a second one at once gets 503 */
+	dev_post(&o.d, SIP, PORT, "getModel", hdr_get(1, devs_now(&o.d)), NULL, &r);
+	dev_post(&o.d, SIP, PORT, "getModel", hdr_get(1, devs_now(&o.d)), NULL, &r2);
+	dev_wait(&o.d, &r, 1000);
+	dev_wait(&o.d, &r2, 1000);
+	ck_assert_int_eq(r.retcode, 200);
+	ck_assert_int_eq(r2.status, 503);
+	ck_assert_str_eq(r2.body, "The server has reached its connection limit. Retry later");
+	dev_reply_free(&r);
+	dev_reply_free(&r2);
+	one_stop(&o);
+}
+END_TEST
+
 /* ---- the replay window ---- */
 
 START_TEST(test_timestamps)
@@ -590,6 +653,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_full_iteration);
 	tcase_add_test(t, test_errors);
 	tcase_add_test(t, test_timestamps);
+	tcase_add_test(t, test_guards);
 	tcase_add_test(t, test_windows);
 	tcase_add_test(t, test_store_finish_metrics);
 	suite_add_tcase(s, t);
