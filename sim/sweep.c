@@ -417,7 +417,16 @@ int sweep_run(const sweep_opts *o)
 	for (size_t c = 0; c < cells; c++) {
 		scenario *sc;
 		if (load_cell(o, c, &sc, err, sizeof err)) {
-			fprintf(stderr, "sim sweep: %s\n", err);
+			char cellname[1024] = "";
+			for (size_t a = 0; a < o->naxes; a++) {
+				size_t l = strlen(cellname);
+				snprintf(cellname + l, sizeof cellname - l, "%s%s=%s", a ? ", " : "", o->axes[a].path,
+					 o->axes[a].values[cell_value(o, c, a)]);
+			}
+			if (o->naxes && strncmp(err, "--param", 7))
+				fprintf(stderr, "sim sweep: cell %zu (%s): %s\n", c, cellname, err);
+			else
+				fprintf(stderr, "sim sweep: %s\n", err);
 			return 2;
 		}
 		if (!c)
