@@ -23,7 +23,7 @@ typedef struct {
 	char vals[8][64]; /* parameter values */
 	size_t runs, failed;
 	size_t n[SR_MAX_COLS];
-	double sum[SR_MAX_COLS], sq[SR_MAX_COLS];
+	double mean[SR_MAX_COLS], m2[SR_MAX_COLS]; /* Welford: equal values give sd 0 exactly */
 } sr_cell;
 
 typedef struct {
@@ -134,8 +134,9 @@ static int load_csv(const char *dir, sr_data *d, char *err, size_t errlen)
 			if (!isfinite(v))
 				continue;
 			c->n[k]++;
-			c->sum[k] += v;
-			c->sq[k] += v * v;
+			double delta = v - c->mean[k];
+			c->mean[k] += delta / (double)c->n[k];
+			c->m2[k] += delta * (v - c->mean[k]);
 		}
 		if (c->runs > d->nseeds_max)
 			d->nseeds_max = c->runs;
@@ -144,14 +145,11 @@ static int load_csv(const char *dir, sr_data *d, char *err, size_t errlen)
 	return 0;
 }
 
-static double cell_mean(const sr_cell *c, size_t k) { return c->n[k] ? c->sum[k] / (double)c->n[k] : NAN; }
+static double cell_mean(const sr_cell *c, size_t k) { return c->n[k] ? c->mean[k] : NAN; }
 
 static double cell_sd(const sr_cell *c, size_t k)
 {
-	if (c->n[k] < 2)
-		return 0;
-	double n = (double)c->n[k], m = c->sum[k] / n, v = (c->sq[k] - n * m * m) / (n - 1);
-	return v > 0 ? sqrt(v) : 0;
+	return c->n[k] < 2 || c->m2[k] <= 0 ? 0 : sqrt(c->m2[k] / (double)(c->n[k] - 1));
 }
 
 /* The cells' labels of everything but the first parameter ("" with one parameter). */
@@ -298,6 +296,42 @@ static void put_num(rp_buf *b, double v)
 		rp_buf_printf(b, "%.3g", v);
 }
 
+/* The sweep's definition from DIR/summary.json, when there: scenario, seeds, options. */
+static void sweep_note(rp_buf *b, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return;
+	rp_buf t = {0};
+	char chunk[16384];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && t.len < (64u << 20))
+		rp_buf_put(&t, chunk, n);
+	fclose(f);
+	cJSON *j = t.oom ? NULL : cJSON_ParseWithLength(rp_buf_str(&t), t.len);
+	rp_buf_free(&t);
+	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(j, "sweep");
+	const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(sw, "seeds");
+	const char *file = rp_str(sw, "file"), *dur = rp_str(sw, "duration");
+	if (file && cJSON_GetArraySize(seeds) == 2) {
+		rp_buf_puts(b, "<code>");
+		rp_buf_html(b, file);
+		rp_buf_printf(b, "</code>, seeds %.0f to %.0f", cJSON_GetArrayItem(seeds, 0)->valuedouble,
+			      cJSON_GetArrayItem(seeds, 1)->valuedouble);
+		if (dur) {
+			rp_buf_puts(b, ", ");
+			rp_buf_html(b, dur);
+			rp_buf_puts(b, " each");
+		}
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sw, "swarm")))
+			rp_buf_puts(b, ", swarm");
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sw, "invariants_only")))
+			rp_buf_puts(b, ", judged on invariants only");
+		rp_buf_puts(b, ": ");
+	}
+	cJSON_Delete(j);
+}
+
 static void page(rp_buf *b, const char *dir, const sr_data *d, const rp_figures *figs)
 {
 	rp_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>sweep: ");
@@ -312,6 +346,9 @@ static void page(rp_buf *b, const char *dir, const sr_data *d, const rp_figures 
 	size_t runs = 0, failed = 0;
 	for (size_t c = 0; c < d->ncells; c++)
 		runs += d->cells[c].runs, failed += d->cells[c].failed;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/summary.json", dir);
+	sweep_note(b, path);
 	rp_buf_printf(b, "%zu cells, %zu runs, <span class=\"%s\">%zu failed</span>. Outputs in <code>",
 		      d->ncells, runs, failed ? "fail" : "", failed);
 	rp_buf_html(b, dir);
