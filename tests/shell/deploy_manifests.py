@@ -230,8 +230,9 @@ def run(script, env, timeout, what):
 
 def start(script, env, log):
     fh = open(log, "w")
-    p = subprocess.Popen(["sh", "-c", script], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+    # timeout: a pod process outlives nothing, not even this script killed with SIGKILL
+    p = subprocess.Popen(["timeout", "180", "sh", "-c", script], cwd=ROOT, env=env, stdout=fh,
+                         stderr=subprocess.STDOUT, start_new_session=True)
     procs.append(p)
     return p
 
@@ -248,6 +249,12 @@ def stop(p, sig=signal.SIGTERM):
         p.wait()
 
 
+def on_signal(sig, frame):
+    raise SystemExit("deploy_manifests.py: signal %d" % sig)  # runs the finally that stops the pods
+
+
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, on_signal)
 os.makedirs(os.path.join(T, "tmp"), exist_ok=True)
 small = {"SWEEP_SEEDS": "1..%d" % comps, "SWEEP_ARGS": "--invariants-only --duration 20s"}  # CI-sized
 

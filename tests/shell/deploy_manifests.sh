@@ -9,6 +9,12 @@ export BIN
 python3 -c 'import yaml' 2>/dev/null || { echo "FAIL: python3-yaml is required (make deps)"; exit 1; }
 command -v curl >/dev/null 2>&1 || { echo "FAIL: curl is required (make deps)"; exit 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/deploy_manifests.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+PY=""
+trap '[ -n "$PY" ] && kill "$PY" 2>/dev/null; wait; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM HUP
-timeout 300 python3 "$(dirname "$0")/deploy_manifests.py" "$T"
+timeout 300 python3 "$(dirname "$0")/deploy_manifests.py" "$T" &
+PY=$!
+wait "$PY"
+rc=$?
+PY=""
+exit $rc
