@@ -12,8 +12,6 @@
  * A new code: add one X(...) line to its module's list below, in its module's range (the unit
  * test test_err fails on a duplicate value, a code outside its range or an empty name). A new
  * module: a new base 100 below the last one, a new list, and a line in FL_ERR_MODULES.
- * -1701 .. -1799 is held for PARAM_E* (sim/param.h, the sweep's parameters, which defines
- * -1701 .. -1703 today): its codes join this list when it lands.
  *
  * Module headers include this one for their codes, so call sites keep writing FRAME_EMAGIC.
  */
@@ -33,6 +31,7 @@ extern "C" {
 	X(SCHED, -1400, "node/sched/sched.h")                               \
 	X(SRV, -1500, "node/server/srv.h")                                  \
 	X(SC, -1600, "sim/scenario/scenario.h")                             \
+	X(PARAM, -1700, "sim/engine/param.h")                               \
 	X(LENET, -1800, "sim/fleet/lenet.h")                                \
 	X(DATASET, -1900, "sim/fleet/dataset.h")                            \
 	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
@@ -67,6 +66,9 @@ extern "C" {
 	X(SC_EINVAL, SC, 1, "bad scenario or command line")                                       \
 	X(SC_ENOMEM, SC, 2, "out of memory")                                                      \
 	X(SC_EIO, SC, 3, "a run's files could not be read or written")                            \
+	X(PARAM_EINVAL, PARAM, 1, "bad --param (path, value or grid)")                            \
+	X(PARAM_ENOMEM, PARAM, 2, "out of memory")                                                \
+	X(PARAM_EIO, PARAM, 3, "a sweep's files could not be read or written")                    \
 	X(LENET_EINVAL, LENET, 1, "bad LeNet-5 argument")                                         \
 	X(LENET_ENOMEM, LENET, 2, "out of memory")                                                \
 	X(DATASET_EINVAL, DATASET, 1, "bad dataset argument")                                     \

@@ -2,7 +2,8 @@
  * sim — the scenario engine's command line.
  *
  *   sim run FILE [--seed N] [--mode sim|live] [--out DIR] [--check-determinism] [--swarm] ...
- *   sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--out DIR]
+ *   sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--shard I/N|auto[/N]] [--param k=v1,v2] [--out DIR]
+ *   sim sweep-merge DIR... [--out DIR]
  *   sim report DIR
  *   sim compare BASE NEW [...]
  *   sim list [DIR]
@@ -11,10 +12,12 @@
  * 2 bad input (saying what and where).
  */
 #include "../engine/engine.h"
+#include "../engine/param.h"
+#include "../engine/suite.h"
+#include "../engine/sweep.h"
+#include "../engine/swarm.h"
 #include "../live/live.h"
 #include "../scenario/scenario.h"
-#include "../engine/suite.h"
-#include "../engine/swarm.h"
 #include "../../reports/compare.h"
 #include "../../reports/report.h"
 
@@ -40,10 +43,18 @@ static const char usage[] =
 	"      --swarm     let the seed also pick fault timings and probabilities (printed)\n"
 	"      --duration D  run for D (e.g. 60s) instead of the scenario's duration\n"
 	"      --invariants-only  pass when no invariant is violated, whatever the expectations\n"
+	"      --param key.path=value  override a key of the scenario (e.g. cluster.server_num=8)\n"
 	"  sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--duration D] [--invariants-only]\n"
-	"                [--out DIR]\n"
-	"      Run seeds A to B, each in a forked child, and list the failing ones with the\n"
-	"      command that replays each.\n"
+	"                [--param key.path=v1,v2,...]... [--shard I/N | auto | auto/N]\n"
+	"                [--target-accuracy A] [--out DIR]\n"
+	"      Run seeds A to B (times the grid of --param values), each in a forked child; write\n"
+	"      summary.json, junit.xml, failing.txt (replay commands), sweep.csv and, with --param,\n"
+	"      sweep.html (a plot per figure against the parameter) into DIR.\n"
+	"      --shard I/N  run only shard I of N (deterministic split) into DIR/shard-I/; auto takes\n"
+	"                   I from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (docs/at-scale.md)\n"
+	"  sim sweep-merge DIR... [--out DIR]\n"
+	"      Merge shard results (DIR/sweep.json or DIR/shard-*/sweep.json) into the outputs the\n"
+	"      unsharded sweep writes, byte for byte. Default --out: <parent of the first DIR>/merged.\n"
 	"  sim suite FILE [--out DIR] [--update-baselines]\n"
 	"      Run a suite (a file in scenarios/suites/): every scenario must pass and not regress\n"
 	"      against its baseline; writes one junit.xml. --update-baselines rewrites them.\n"
@@ -60,6 +71,8 @@ typedef struct run_opts {
 	const char *mode;
 	int determinism, swarm, verbose, quiet, no_report;
 	int invariants_only; /* the verdict looks at invariants, not at the expectations */
+	size_t nparams;      /* --param settings, applied in order */
+	param_axis params[PARAM_MAX];
 } run_opts;
 
 static int is_tty(void) { return isatty(2); }
@@ -67,7 +80,12 @@ static int is_tty(void) { return isatty(2); }
 static int load(const run_opts *ro, scenario **sc)
 {
 	char err[1024];
-	if (scenario_load(ro->file, sc, err, sizeof err)) {
+	const char *paths[PARAM_MAX], *values[PARAM_MAX];
+	for (size_t i = 0; i < ro->nparams; i++) {
+		paths[i] = ro->params[i].path;
+		values[i] = ro->params[i].values[0];
+	}
+	if (param_load(ro->file, paths, values, ro->nparams, sc, err, sizeof err)) {
 		fprintf(stderr, "sim: %s\n", err);
 		return 2;
 	}
@@ -182,7 +200,12 @@ static void print_verdict(const run_opts *ro, const scenario *sc, const engine_r
 		if (r->expect_failed + (r->violations > 0) > 1)
 			printf("  (%d expectations failed, %d invariant violations: see %s/summary.json)\n",
 			       r->expect_failed, r->violations, out ? out : "the summary");
-		printf("  replay: bin/sim run %s --seed %" PRIu64 "%s\n", sc->file, sc->seed, sc->swarm ? " --swarm" : "");
+		printf("  replay: bin/sim run %s --seed %" PRIu64 "%s%s%s%s", sc->file, sc->seed, sc->swarm ? " --swarm" : "",
+		       ro->duration ? " --duration " : "", ro->duration ? ro->duration : "",
+		       ro->invariants_only ? " --invariants-only" : "");
+		for (size_t i = 0; i < ro->nparams; i++)
+			printf(" --param %s=%s", ro->params[i].path, ro->params[i].values[0]);
+		printf("\n");
 	}
 }
 
@@ -245,95 +268,6 @@ static int cmd_run(const run_opts *ro)
 	}
 	scenario_free(sc);
 	return rc;
-}
-
-static int parse_range(const char *s, uint64_t *a, uint64_t *b)
-{
-	char *end;
-	errno = 0;
-	*a = strtoull(s, &end, 10);
-	if (errno || end == s || strncmp(end, "..", 2))
-		return -1;
-	const char *t = end + 2;
-	*b = strtoull(t, &end, 10);
-	if (errno || end == t || *end || *b < *a || *b - *a > 100000)
-		return -1;
-	return 0;
-}
-
-static int cmd_sweep(const run_opts *ro, const char *seeds, int jobs)
-{
-	uint64_t a, b;
-	if (!seeds || parse_range(seeds, &a, &b)) {
-		fprintf(stderr, "sim sweep: --seeds A..B is required (e.g. --seeds 1..50), got '%s'\n",
-			seeds ? seeds : "nothing");
-		return 2;
-	}
-	scenario *probe;
-	int rc = load(&(run_opts){.file = ro->file, .seed = -1, .quiet = 1, .duration = ro->duration}, &probe);
-	if (rc)
-		return rc;
-	char base[600];
-	if (ro->out)
-		snprintf(base, sizeof base, "%s", ro->out);
-	else
-		snprintf(base, sizeof base, "reports/out/%s/sweep", probe->name);
-	scenario_free(probe);
-	if (jobs < 1)
-		jobs = 1;
-	uint64_t total = b - a + 1, next = a, done = 0;
-	int running = 0, failed = 0;
-	pid_t *pids = calloc(total, sizeof *pids);
-	int *codes = calloc(total, sizeof *codes);
-	if (!pids || !codes)
-		return 2;
-	while (done < total) {
-		while (running < jobs && next <= b) {
-			pid_t p = fork();
-			if (p == 0) {
-				run_opts c = *ro;
-				c.seed = (int64_t)next;
-				c.quiet = 1;
-				char out[700];
-				snprintf(out, sizeof out, "%s/seed-%" PRIu64, base, next);
-				scenario *sc;
-				int x = load(&c, &sc);
-				if (x)
-					_exit(x);
-				engine_result r;
-				x = run_once(&c, sc, out, &r);
-				_exit(x ? x : (passed(&c, &r) ? 0 : 1));
-			}
-			if (p < 0) {
-				perror("sim sweep: fork");
-				break;
-			}
-			pids[next - a] = p;
-			next++;
-			running++;
-		}
-		int status;
-		pid_t p = wait(&status);
-		if (p < 0)
-			break;
-		for (uint64_t i = 0; i < total; i++) {
-			if (pids[i] != p)
-				continue;
-			codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-			running--;
-			done++;
-			if (codes[i]) {
-				failed++;
-				printf("seed %" PRIu64 ": FAIL (exit %d)  replay: bin/sim run %s --seed %" PRIu64 "%s  outputs: %s/seed-%" PRIu64 "\n",
-				       a + i, codes[i], ro->file, a + i, ro->swarm ? " --swarm" : "", base, a + i);
-			}
-			fflush(stdout);
-		}
-	}
-	printf("sweep %s: %" PRIu64 " seeds, %d failed\n", ro->file, total, failed);
-	free(pids);
-	free(codes);
-	return failed ? 1 : 0;
 }
 
 static int cmd_list(const char *dir)
@@ -426,13 +360,39 @@ int main(int argc, char **argv)
 		}
 		return suite_main(file, out, 1, update, 0);
 	}
+	if (!strcmp(cmd, "sweep-merge")) {
+		const char *out = NULL, *dirs[256];
+		size_t nd = 0;
+		int quiet = 0;
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--out") && i + 1 < argc)
+				out = argv[++i];
+			else if (!strncmp(argv[i], "--out=", 6))
+				out = argv[i] + 6;
+			else if (!strcmp(argv[i], "--quiet"))
+				quiet = 1;
+			else if (argv[i][0] != '-' && nd < 256)
+				dirs[nd++] = argv[i];
+			else {
+				fprintf(stderr, "sim sweep-merge: unexpected argument '%s'\nusage: sim sweep-merge DIR... [--out DIR]\n", argv[i]);
+				return 2;
+			}
+		}
+		if (!nd) {
+			fprintf(stderr, "usage: sim sweep-merge DIR... [--out DIR]  (each DIR a shard's, or one holding shard-N/)\n");
+			return 2;
+		}
+		return sweep_merge(dirs, nd, out, quiet);
+	}
 	if (strcmp(cmd, "run") && strcmp(cmd, "sweep")) {
 		fprintf(stderr, "sim: unknown command '%s'\n%s", cmd, usage);
 		return 2;
 	}
+	int sweep = !strcmp(cmd, "sweep");
 	run_opts ro = {.seed = -1};
+	sweep_opts so = {.jobs = 1, .target_accuracy = 0.7};
 	const char *seeds = NULL;
-	int jobs = 1;
+	char err[1024];
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = NULL;
@@ -443,7 +403,15 @@ int main(int argc, char **argv)
 			val = eq ? eq + 1 : NULL;
 		}
 		int takes = !strcmp(flag, "--seed") || !strcmp(flag, "--mode") || !strcmp(flag, "--out") ||
-			    !strcmp(flag, "--seeds") || !strcmp(flag, "--jobs") || !strcmp(flag, "--duration");
+			    !strcmp(flag, "--seeds") || !strcmp(flag, "--jobs") || !strcmp(flag, "--duration") ||
+			    !strcmp(flag, "--param") || !strcmp(flag, "--shard") || !strcmp(flag, "--target-accuracy");
+		int sweep_only = !strcmp(flag, "--seeds") || !strcmp(flag, "--jobs") || !strcmp(flag, "--shard") ||
+				 !strcmp(flag, "--target-accuracy");
+		int run_only = !strcmp(flag, "--seed") || !strcmp(flag, "--mode") || !strcmp(a, "--check-determinism");
+		if ((sweep_only && !sweep) || (run_only && sweep)) {
+			fprintf(stderr, "sim %s: %s belongs to sim %s\n", cmd, flag[0] ? flag : a, sweep ? "run" : "sweep");
+			return 2;
+		}
 		if (takes && !val) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "sim: %s needs a value\n", flag);
@@ -469,9 +437,37 @@ int main(int argc, char **argv)
 		} else if (!strcmp(flag, "--seeds")) {
 			seeds = val;
 		} else if (!strcmp(flag, "--jobs")) {
-			jobs = atoi(val);
-			if (jobs < 1 || jobs > 64) {
+			so.jobs = atoi(val);
+			if (so.jobs < 1 || so.jobs > 64) {
 				fprintf(stderr, "sim: --jobs: expected 1..64, got '%s'\n", val);
+				return 2;
+			}
+		} else if (!strcmp(flag, "--param")) {
+			param_axis *ax = sweep ? &so.axes[so.naxes] : &ro.params[ro.nparams];
+			if ((sweep ? so.naxes : ro.nparams) == PARAM_MAX) {
+				fprintf(stderr, "sim %s: at most %d --param options\n", cmd, PARAM_MAX);
+				return 2;
+			}
+			if (sweep ? param_axis_parse(val, ax, err, sizeof err) : param_set_parse(val, ax, err, sizeof err)) {
+				fprintf(stderr, "sim %s: %s\n", cmd, err);
+				return 2;
+			}
+			size_t n = sweep ? so.naxes++ : ro.nparams++;
+			for (size_t k = 0; k < n; k++)
+				if (!strcmp((sweep ? so.axes : ro.params)[k].path, ax->path)) {
+					fprintf(stderr, "sim %s: --param %s given twice\n", cmd, ax->path);
+					return 2;
+				}
+		} else if (!strcmp(flag, "--shard")) {
+			if (sweep_parse_shard(val, &so, err, sizeof err)) {
+				fprintf(stderr, "sim sweep: %s\n", err);
+				return 2;
+			}
+		} else if (!strcmp(flag, "--target-accuracy")) {
+			char *end;
+			so.target_accuracy = strtod(val, &end);
+			if (*end || !(so.target_accuracy > 0 && so.target_accuracy <= 1)) {
+				fprintf(stderr, "sim sweep: --target-accuracy: expected a number in (0, 1], got '%s'\n", val);
 				return 2;
 			}
 		} else if (!strcmp(a, "--check-determinism")) {
@@ -500,5 +496,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sim %s: which scenario file?\n%s", cmd, usage);
 		return 2;
 	}
-	return !strcmp(cmd, "run") ? cmd_run(&ro) : cmd_sweep(&ro, seeds, jobs);
+	if (!sweep)
+		return cmd_run(&ro);
+	if (sweep_parse_seeds(seeds, &so, err, sizeof err)) {
+		fprintf(stderr, "sim sweep: %s\n", err);
+		return 2;
+	}
+	if (!so.shard_count)
+		so.shard_count = 1;
+	so.file = ro.file;
+	so.out = ro.out;
+	so.duration = ro.duration;
+	so.swarm = ro.swarm;
+	so.invariants_only = ro.invariants_only;
+	so.quiet = ro.quiet;
+	return sweep_run(&so);
 }
