@@ -103,7 +103,6 @@ static void api_nodes(sched *s, http_request *r)
 				continue;
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "alive", n->alive ? "true" : "false");
-			cJSON_AddStringToObject(o, "leader", strcmp(n->node_id, s->leader) ? "false" : "true");
 			cJSON_AddStringToObject(o, "nodeId", n->node_id);
 			add_str_int(o, "rankId", n->rank);
 			cJSON_AddStringToObject(o, "role", n->role);
@@ -113,6 +112,8 @@ static void api_nodes(sched *s, http_request *r)
 			const cJSON *it = cJSON_GetObjectItemCaseSensitive(n->status, "iteration");
 			if (cJSON_IsNumber(it))
 				cJSON_AddNumberToObject(o, "iteration", it->valuedouble);
+			/* last, so that MindSpore's keys keep their order for those who match on it */
+			cJSON_AddStringToObject(o, "leader", strcmp(n->node_id, s->leader) ? "false" : "true");
 			cJSON_AddItemToArray(arr, o);
 		}
 	cJSON *o = cJSON_CreateObject();
