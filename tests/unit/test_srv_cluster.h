@@ -4,6 +4,7 @@
  * checked against.
  */
 #ifndef TEST_SRV_CLUSTER_H
+#define TEST_MANAGE_TOKEN "test-operator"
 #define TEST_SRV_CLUSTER_H
 
 #include "test_srv_util.h"
@@ -111,6 +112,8 @@ static inline void cl_start(cluster *c, const srv_config *tmpl, int servers, uin
 	sc.port = SCHED_PORT;
 	sc.manage_port = 0;
 	snprintf(sc.manage_ip, sizeof sc.manage_ip, SCHED_IP);
+	/* the test's devices host (not loopback) makes the operator's calls: with the token */
+	snprintf(sc.manage_token, sizeof sc.manage_token, "%s", TEST_MANAGE_TOKEN);
 	sc.server_num = (int)tmpl->server_num;
 	sc.heartbeat_interval_ms = 500;
 	sc.node_timeout_ms = 3000;

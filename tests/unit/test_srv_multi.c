@@ -224,8 +224,8 @@ static void rest(cluster *c, const char *path, const char *body, dev_reply *r)
 {
 	memset(r, 0, sizeof *r);
 	ck_assert_int_eq(http_client_request(c->d.c, SCHED_IP, sched_manage_port(c->sch), "POST",
-					     path, "application/json", body, strlen(body), NULL,
-					     30000, dev_on_resp, r), 0);
+					     path, "application/json", body, strlen(body),
+					     "Authorization: Bearer " TEST_MANAGE_TOKEN "\r\n", 30000, dev_on_resp, r), 0);
 	dev_wait(&c->d, r, 30000);
 }
 
