@@ -50,7 +50,8 @@ typedef struct sim_ev {
 	struct sim_stream *st;   /* target stream (holds a reference) */
 	struct sim_stream *from; /* DATA: the writer (holds a reference) */
 	struct sim_listener *lis; /* ACCEPT (holds a reference) */
-	uint8_t *buf;            /* DATA: owned bytes */
+	rt_buf *rb;              /* DATA: the bytes (holds a reference; shared by a write's chunks) */
+	const uint8_t *buf;      /* DATA: this chunk's first byte, inside rb */
 	size_t len;              /* DATA, WDONE: byte count */
 	rt_write_cb wcb;
 	void *wdata;
@@ -190,6 +191,8 @@ uint16_t sim_listener_port(const rt_listener *l);
 int sim_connect(rt_host *h, const char *ip, uint16_t port, uint64_t timeout_ms,
 		const rt_stream_cbs *cbs, void *data, rt_stream **out);
 int sim_stream_write(rt_stream *st, const void *buf, size_t len, rt_write_cb cb, void *cb_data);
+int sim_stream_write_buf(rt_stream *st, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
+			 void *cb_data);
 size_t sim_stream_queued(const rt_stream *st);
 void sim_stream_close(rt_stream *st);
 void sim_stream_reset(rt_stream *st);

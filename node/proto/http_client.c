@@ -28,8 +28,7 @@ struct creq {
 	creq *prev, *next; /* the client's outstanding requests, in issue order */
 	char ip[16];
 	uint16_t port;
-	char *wire;        /* the serialized request */
-	size_t wire_len;
+	rt_buf *wire;      /* the serialized request (kept for the one retry on a fresh stream) */
 	http_client_cb cb;
 	void *data;
 	rt_timer *timer;
@@ -167,7 +166,7 @@ static void req_complete(creq *q, int err)
 	};
 	q->cb(err, err ? NULL : &resp, q->data);
 	http_buf_free(&q->body);
-	free(q->wire);
+	rt_buf_unref(q->wire);
 	free(q);
 }
 
@@ -241,7 +240,7 @@ static void conn_attach(cconn *k, creq *q)
 
 static int conn_send(cconn *k)
 {
-	return rt_stream_write(k->s, k->req->wire, k->req->wire_len, NULL, NULL);
+	return rt_stream_write_buf(k->s, k->req->wire, 0, k->req->wire->len, NULL, NULL);
 }
 
 /* Put the request on a pooled stream (unless fresh_only) or a new one. */
@@ -443,15 +442,21 @@ int http_client_request(http_client *c, const char *ip, uint16_t port, const cha
 	creq *q = calloc(1, sizeof *q);
 	if (!q)
 		return RT_ENOMEM;
+	/* head and body in one shared buffer: the runtime passes it on without copying it */
 	http_buf b = {0};
-	if (http_buf_request(&b, ip, port, method, path, content_type, body, body_len,
-			     extra_headers) ||
+	if (http_buf_request_head(&b, ip, port, method, path, content_type, body_len,
+				  extra_headers) ||
+	    body_len > SIZE_MAX - b.len || !(q->wire = rt_buf_new(b.len + body_len)) ||
 	    !(q->timer = rt_timer_new(c->host, req_on_timer, q))) {
 		http_buf_free(&b);
+		rt_buf_unref(q->wire);
 		free(q);
 		return RT_ENOMEM;
 	}
-	q->wire = http_buf_take(&b, &q->wire_len);
+	memcpy(q->wire->data, b.p, b.len);
+	if (body_len)
+		memcpy(q->wire->data + b.len, body, body_len);
+	http_buf_free(&b);
 	q->c = c;
 	snprintf(q->ip, sizeof q->ip, "%s", ip);
 	q->port = port;

@@ -55,8 +55,9 @@ struct hreq {
 	int has_expect;
 	int hstate;       /* 0: between headers, 1: in a name, 2: name done, value open */
 	http_buf body;
-	char *resp;       /* the answer's bytes, once answered */
+	char *resp;       /* the answer's bytes, once answered (inside rb when rb is set) */
 	size_t resp_len;
+	rt_buf *rb;       /* a big answer: handed to the runtime by reference, not copied */
 	int resp_borrowed; /* resp is the caller's (sent before http_respond returns): not freed */
 	int answered, close_after, keep_alive, http10, is_head;
 	int linger;       /* an error answer: linger after it, then close */
@@ -137,7 +138,9 @@ static void req_free(hreq *q)
 	req_unlink_pending(q);
 	http_buf_free(&q->text);
 	http_buf_free(&q->body);
-	if (!q->resp_borrowed)
+	if (q->rb)
+		rt_buf_unref(q->rb);
+	else if (!q->resp_borrowed)
 		free(q->resp);
 	free(q);
 }
@@ -472,7 +475,9 @@ static void conn_flush(hconn *c)
 		if (!c->head)
 			c->tail = NULL;
 		c->nfifo--;
-		if (rt_stream_write(c->stream, q->resp, q->resp_len, NULL, NULL) == 0) {
+		int wr = q->rb ? rt_stream_write_buf(c->stream, q->rb, 0, q->resp_len, NULL, NULL)
+			       : rt_stream_write(c->stream, q->resp, q->resp_len, NULL, NULL);
+		if (wr == 0) {
 			srv->st.responses++;
 			srv->st.bytes_out += q->resp_len;
 		}
@@ -802,9 +807,12 @@ int http_respond(http_request *r, int status, const char *content_type, const vo
 	size_t n = http_response_format(now ? sbuf : NULL, cap, status, content_type, body,
 					body_len, extra_headers, connection, q->is_head);
 	char *out = n && n <= cap ? sbuf : NULL;
-	if (n && !out && (out = malloc(n)) != NULL)
+	rt_buf *rb = NULL;
+	if (n && !out && (rb = rt_buf_new(n)) != NULL) {
+		out = (char *)rb->data;
 		http_response_format(out, n, status, content_type, body, body_len, extra_headers,
 				     connection, q->is_head);
+	}
 	if (!out) {
 		/* cannot answer in order any more: give the connection up */
 		q->answered = 1;
@@ -813,6 +821,7 @@ int http_respond(http_request *r, int status, const char *content_type, const vo
 	}
 	q->resp = out;
 	q->resp_len = n;
+	q->rb = rb;
 	q->resp_borrowed = out == sbuf;
 	q->answered = 1;
 	conn_flush(c);
