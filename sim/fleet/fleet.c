@@ -302,8 +302,16 @@ int fleet_new(rt_host *h, const fleet_config *cfg, fleet **out)
 	}
 	http_client_config hc = {.max_idle_per_dest = 64};
 	f->scratch = malloc(cfg->model->total * sizeof(float));
+	f->synth_dir = malloc(cfg->model->total * sizeof(float));
 	f->timer = rt_timer_new(h, on_timer, f);
-	if (!f->scratch || !f->timer || http_client_new(h, &hc, &f->http) ||
+	if (f->synth_dir) {
+		/* weights in +-0.01, as the per-weight draws of earlier versions */
+		rt_rng r;
+		rt_rng_seed(&r, rt_seed_derive_u64(f->cfg.seed, 0x5d1c));
+		for (size_t i = 0; i < cfg->model->total; i++)
+			f->synth_dir[i] = (float)(rt_rng_double(&r) * 2.0 - 1.0) * 0.01f;
+	}
+	if (!f->scratch || !f->synth_dir || !f->timer || http_client_new(h, &hc, &f->http) ||
 	    fleet_resize(f, cfg->devices)) {
 		fleet_destroy(f);
 		return FLEET_ENOMEM;
@@ -333,6 +341,7 @@ void fleet_destroy(fleet *f)
 	free(f->heap);
 	free(f->servers);
 	free(f->scratch);
+	free(f->synth_dir);
 	free(f->tq);
 	free(f->jobs);
 	free(f);

@@ -68,14 +68,21 @@ static uint64_t transfer_ns(const device *d, size_t bytes)
 	return (uint64_t)((double)bytes * 8.0 / ((double)d->bw_kbps * 1000.0) * 1e9);
 }
 
-/* The synthetic pseudo-update of (seed, device, iteration) into out. */
+/*
+ * The synthetic pseudo-update of (seed, device, iteration) into out: the fleet's shared seeded
+ * direction (fleet.c) times a seeded scale in [0.5, 1.5). O(1) draws per device instead of one per
+ * weight, and the FedAvg of such uploads is the direction times the weighted mean of the scales:
+ * every accepted upload still moves the result, so a lost or double-counted one shows.
+ */
 static void synthetic_update(const fleet *f, const device *d, float *out, size_t n)
 {
 	rt_rng r;
 	rt_rng_seed(&r, rt_seed_derive_u64(rt_seed_derive_u64(f->cfg.seed, d->index),
 					   (uint64_t)d->iteration));
+	float c = (float)(0.5 + rt_rng_double(&r));
+	const float *dir = f->synth_dir;
 	for (size_t i = 0; i < n; i++)
-		out[i] = (float)(rt_rng_double(&r) * 2.0 - 1.0) * 0.01f;
+		out[i] = dir[i] * c;
 }
 
 /* Train every queued device in one train_batch call. */
@@ -121,14 +128,9 @@ static void send_round(fleet *f, device *d, fleet_round round)
 	if (round == FLEET_UPDATE && !bad) {
 		const float *w = d->weights;
 		if (!w) {
+			/* regenerated for the observer when the answer comes: nothing kept meanwhile */
 			synthetic_update(f, d, f->scratch, m->total);
 			w = f->scratch;
-			/* the validity invariant needs what was accepted: keep it until the answer */
-			if (f->cfg.obs.on_update_accepted) {
-				d->weights = malloc(m->total * sizeof(float));
-				if (d->weights)
-					memcpy(d->weights, w, m->total * sizeof(float));
-			}
 		}
 		for (size_t i = 0; i < m->ntensors; i++)
 			tensors[nt++] = (env_tensor){m->tensors[i].name, w + m->tensors[i].offset,
@@ -351,7 +353,7 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 		f->st.updates_accepted++;
 		if (f->cfg.obs.on_update_accepted) {
 			const float *w = d->weights;
-			if (!w) { /* could not keep a copy: regenerate the synthetic upload */
+			if (!w) { /* synthetic: regenerate the upload */
 				synthetic_update(f, d, f->scratch, m->total);
 				w = f->scratch;
 			}

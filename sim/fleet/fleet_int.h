@@ -65,6 +65,7 @@ struct fleet {
 	size_t nservers;
 	fleet_stats st;
 	float *scratch; /* model-sized buffer for synthetic uploads and served models */
+	float *synth_dir; /* synthetic training: the seeded direction every upload is a multiple of */
 	fleet_train_job *tq; /* trainings waiting for a train_batch call (weights not owned) */
 	size_t tq_len;
 	uint64_t t0_ns; /* when the fleet started (session times count from it) */
