@@ -355,6 +355,7 @@ static const rt_ops sim_ops = {
 	.connect = sim_connect,
 	.stream_write = sim_stream_write,
 	.stream_write_buf = sim_stream_write_buf,
+	.stream_read_buf = sim_stream_read_buf,
 	.stream_queued = sim_stream_queued,
 	.stream_close = sim_stream_close,
 	.stream_reset = sim_stream_reset,
@@ -374,7 +375,7 @@ rt_sim *rt_sim_new(uint64_t seed)
 	 * With glibc's defaults each one is a fresh mmap, or heap that was just trimmed, and every
 	 * page faults in again on first touch (15% of the bench-sim-10k wall time). Keep freed memory
 	 * in the heap instead; peak memory does not change, only how often it is given back. */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's maximum */
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	mallopt(M_TOP_PAD, 16 << 20);
 	rt_sim *s = calloc(1, sizeof *s);

@@ -145,6 +145,7 @@ struct rt_sim {
 	rt_sim_link_fn link;
 	void *link_ctx;
 	uint64_t default_latency_ns;
+	const sim_ev *reading; /* the DATA event whose on_read runs (rt_stream_read_buf) */
 	rt_sim_trace_fn trace;
 	void *trace_ctx;
 	uint64_t trace_hash;
@@ -191,6 +192,7 @@ uint16_t sim_listener_port(const rt_listener *l);
 int sim_connect(rt_host *h, const char *ip, uint16_t port, uint64_t timeout_ms,
 		const rt_stream_cbs *cbs, void *data, rt_stream **out);
 int sim_stream_write(rt_stream *st, const void *buf, size_t len, rt_write_cb cb, void *cb_data);
+rt_buf *sim_stream_read_buf(rt_stream *st, const uint8_t *buf);
 int sim_stream_write_buf(rt_stream *st, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
 			 void *cb_data);
 size_t sim_stream_queued(const rt_stream *st);

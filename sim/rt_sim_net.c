@@ -552,14 +552,24 @@ int sim_stream_write_buf(rt_stream *pst, rt_buf *b, size_t off, size_t len, rt_w
 	return stream_send(st, b, off, len, cb, cb_data);
 }
 
+rt_buf *sim_stream_read_buf(rt_stream *pst, const uint8_t *buf)
+{
+	const sim_ev *ev = stream_host(stream_of(pst))->sim->reading;
+	return ev && ev->st == stream_of(pst) && ev->buf == buf ? ev->rb : NULL;
+}
+
 size_t sim_stream_queued(const rt_stream *st) { return stream_of(st)->queued; }
 
 static const char *data_run(rt_sim *s, sim_ev *ev, size_t *bytes)
 {
 	struct sim_stream *st = ev->st, *w = ev->from;
 	if (st && !st->released && !st->closing && st->owned) {
-		if (st->pub.cbs && st->pub.cbs->on_read)
+		if (st->pub.cbs && st->pub.cbs->on_read) {
+			const sim_ev *outer = s->reading; /* on_read never nests, but be safe */
+			s->reading = ev;
 			st->pub.cbs->on_read(&st->pub, ev->buf, ev->len, st->pub.data);
+			s->reading = outer;
+		}
 		*bytes = ev->len;
 		return "data";
 	}

@@ -105,10 +105,10 @@ static int build_fmap(const env_tensor *t, size_t n, cJSON **out, size_t *total)
 	return 0;
 }
 
-int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors, uint8_t **out,
-		    size_t *out_len)
+int envelope_encode_head(const cJSON *hdr, const env_tensor *tensors, size_t ntensors,
+			 uint8_t **head, size_t *head_len, size_t *total_len)
 {
-	if (!out || !out_len || (!tensors && ntensors))
+	if (!head || !head_len || !total_len || (!tensors && ntensors))
 		return RT_EINVAL;
 	if (!cJSON_IsObject(hdr))
 		return ENV_EJSON;
@@ -145,8 +145,7 @@ int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors
 		free(json);
 		return ENV_ETOOBIG;
 	}
-	size_t total = ENV_PREFIX + hlen + nfloats * sizeof(float);
-	uint8_t *buf = malloc(total);
+	uint8_t *buf = malloc(ENV_PREFIX + hlen);
 	if (!buf) {
 		free(json);
 		return ENV_ENOMEM;
@@ -158,7 +157,28 @@ int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors
 	memcpy(buf + ENV_PREFIX, json, jlen);
 	memset(buf + ENV_PREFIX + jlen, ' ', hlen - jlen);
 	free(json);
-	uint8_t *p = buf + ENV_PREFIX + hlen;
+	*head = buf;
+	*head_len = ENV_PREFIX + hlen;
+	*total_len = ENV_PREFIX + hlen + nfloats * sizeof(float);
+	return 0;
+}
+
+int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors, uint8_t **out,
+		    size_t *out_len)
+{
+	if (!out || !out_len)
+		return RT_EINVAL;
+	uint8_t *head;
+	size_t head_len, total;
+	int err = envelope_encode_head(hdr, tensors, ntensors, &head, &head_len, &total);
+	if (err)
+		return err;
+	uint8_t *buf = realloc(head, total);
+	if (!buf) {
+		free(head);
+		return ENV_ENOMEM;
+	}
+	uint8_t *p = buf + head_len;
 	for (size_t i = 0; i < ntensors; i++) {
 		if (tensors[i].count)
 			memcpy(p, tensors[i].data, tensors[i].count * sizeof(float));

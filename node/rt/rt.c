@@ -118,6 +118,13 @@ int rt_stream_write_buf(rt_stream *s, rt_buf *b, size_t off, size_t len, rt_writ
 	return s->host->ops->stream_write(s, b->data + off, len, cb, cb_data);
 }
 
+rt_buf *rt_stream_read_buf(rt_stream *s, const uint8_t *buf)
+{
+	if (!s || !buf || !s->host->ops->stream_read_buf)
+		return NULL;
+	return s->host->ops->stream_read_buf(s, buf);
+}
+
 rt_buf *rt_buf_new(size_t len)
 {
 	if (len > SIZE_MAX - sizeof(rt_buf) - 1)

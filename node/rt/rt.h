@@ -156,6 +156,10 @@ void rt_buf_unref(rt_buf *b); /* NULL is fine */
  * keeps (and drops) the one it holds. */
 int rt_stream_write_buf(rt_stream *s, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
 			void *cb_data);
+/* Inside on_read: the buffer that holds the bytes just delivered, when the backend has them in
+ * one (the simulator does; libuv does not: NULL). Borrowed; rt_buf_ref it to keep the bytes past
+ * the callback. buf must be the on_read's buf. */
+rt_buf *rt_stream_read_buf(rt_stream *s, const uint8_t *buf);
 /* Bytes queued and not yet handed to the network (for back-pressure). */
 size_t rt_stream_queued(const rt_stream *s);
 

@@ -33,6 +33,8 @@ typedef struct rt_ops {
 	 * a reference of b when the backend keeps it. */
 	int (*stream_write_buf)(rt_stream *s, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
 				void *cb_data);
+	/* Optional (NULL: never): the rt_buf under the bytes on_read is delivering. */
+	rt_buf *(*stream_read_buf)(rt_stream *s, const uint8_t *buf);
 	size_t (*stream_queued)(const rt_stream *s);
 	void (*stream_close)(rt_stream *s);
 	void (*stream_reset)(rt_stream *s);

@@ -74,15 +74,51 @@ static uint64_t transfer_ns(const device *d, size_t bytes)
  * weight, and the FedAvg of such uploads is the direction times the weighted mean of the scales:
  * every accepted upload still moves the result, so a lost or double-counted one shows.
  */
-static void synthetic_update(const fleet *f, const device *d, float *out, size_t n)
+static float synthetic_scale(const fleet *f, const device *d)
 {
 	rt_rng r;
 	rt_rng_seed(&r, rt_seed_derive_u64(rt_seed_derive_u64(f->cfg.seed, d->index),
 					   (uint64_t)d->iteration));
-	float c = (float)(0.5 + rt_rng_double(&r));
+	return (float)(0.5 + rt_rng_double(&r));
+}
+
+static void synthetic_update(const fleet *f, const device *d, float *out, size_t n)
+{
+	float c = synthetic_scale(f, d);
 	const float *dir = f->synth_dir;
 	for (size_t i = 0; i < n; i++)
 		out[i] = dir[i] * c;
+}
+
+/* The body of a request, written straight into the HTTP client's buffer: the envelope's head,
+ * then the tensors (copied, or for a synthetic upload computed in place: one pass in all). */
+typedef struct body_fill {
+	const uint8_t *head;
+	size_t head_len;
+	const env_tensor *t;
+	size_t nt;
+	float scale; /* > 0: t[] is the synthetic direction, to be scaled */
+} body_fill;
+
+static int fill_body(uint8_t *dst, size_t len, void *data)
+{
+	const body_fill *b = data;
+	memcpy(dst, b->head, b->head_len);
+	uint8_t *p = dst + b->head_len;
+	for (size_t i = 0; i < b->nt; i++) {
+		size_t n = b->t[i].count;
+		if (b->scale > 0) {
+			/* p is not float-aligned in the request buffer: store through memcpy */
+			for (size_t k = 0; k < n; k++) {
+				float v = b->t[i].data[k] * b->scale;
+				memcpy(p + k * sizeof(float), &v, sizeof v);
+			}
+		} else if (n) {
+			memcpy(p, b->t[i].data, n * sizeof(float));
+		}
+		p += n * sizeof(float);
+	}
+	return p == dst + len ? 0 : RT_EINVAL;
 }
 
 /* Train every queued device in one train_batch call. */
@@ -125,24 +161,26 @@ static void send_round(fleet *f, device *d, fleet_round round)
 	size_t nt = 0;
 	if (round == FLEET_UPDATE && d->queued)
 		train_flush(f);
+	float scale = 0;
 	if (round == FLEET_UPDATE && !bad) {
 		const float *w = d->weights;
 		if (!w) {
-			/* regenerated for the observer when the answer comes: nothing kept meanwhile */
-			synthetic_update(f, d, f->scratch, m->total);
-			w = f->scratch;
+			/* synthetic: scaled in place by fill_body; regenerated for the observer when
+			 * the answer comes, so nothing is kept meanwhile */
+			w = f->synth_dir;
+			scale = synthetic_scale(f, d);
 		}
 		for (size_t i = 0; i < m->ntensors; i++)
 			tensors[nt++] = (env_tensor){m->tensors[i].name, w + m->tensors[i].offset,
 						     m->tensors[i].count};
 		bad = !cJSON_AddNumberToObject(hdr, "upload_loss", d->loss);
 	}
-	uint8_t *body = NULL;
-	size_t len = 0;
-	int rc = bad ? ENV_ENOMEM : envelope_encode(hdr, tensors, nt, &body, &len);
+	uint8_t *head = NULL;
+	size_t head_len = 0, len = 0;
+	int rc = bad ? ENV_ENOMEM : envelope_encode_head(hdr, tensors, nt, &head, &head_len, &len);
 	cJSON_Delete(hdr);
 	if (rc || len > UINT32_MAX) {
-		free(body);
+		free(head);
 		d->failures++;
 		fleet_wake_in(f, d, backoff_ns(d));
 		return;
@@ -156,10 +194,11 @@ static void send_round(fleet *f, device *d, fleet_round round)
 	d->req_sid = f->servers[s].id;
 	f->st.requests[round]++;
 	f->st.in_request++;
-	rc = http_client_request(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
-				 "application/octet-stream", body, len, NULL, f->cfg.request_timeout_ms,
-				 on_response, d);
-	free(body);
+	body_fill bf = {head, head_len, tensors, nt, scale};
+	rc = http_client_request_fill(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
+				      "application/octet-stream", len, fill_body, &bf, NULL,
+				      f->cfg.request_timeout_ms, on_response, d);
+	free(head);
 	if (rc) {
 		/* a bad address in the server list, or out of memory: try another one later */
 		d->busy = 0;
