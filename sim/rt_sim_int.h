@@ -32,6 +32,13 @@ enum sim_ev_kind {
 
 struct sim_host;
 struct sim_timer;
+struct sim_ev;
+
+/* A heap entry carries its event's key, so sifting compares without touching the events. */
+typedef struct sim_hent {
+	uint64_t at, seq;
+	struct sim_ev *ev;
+} sim_hent;
 struct sim_stream;
 struct sim_listener;
 
@@ -42,6 +49,7 @@ typedef struct sim_ev {
 	struct sim_host *host;   /* whose code the event runs (NULL: engine level) */
 	struct sim_ev *next;     /* a paused host's deferred FIFO; the free list */
 	struct sim_ev *wnext;    /* a stream's FIFO of pending write completions */
+	size_t hpos;             /* index in the heap while in_heap */
 	uint8_t kind;
 	uint8_t dead;
 	uint8_t in_heap;
@@ -136,9 +144,10 @@ struct rt_sim {
 	uint64_t seq;
 	uint64_t low_seq;
 	uint64_t live; /* live events in the heap */
-	sim_ev **heap;
+	sim_hent *heap;
 	size_t heap_len, heap_cap;
 	sim_ev *free_evs;
+	sim_ev *grave; /* killed events taken out of the heap, freed before the next event runs */
 	struct sim_host **hosts; /* creation order */
 	size_t nhosts, cap_hosts;
 	struct sim_listener *lis_head, *lis_tail;

@@ -108,10 +108,15 @@ static int fill_body(uint8_t *dst, size_t len, void *data)
 	for (size_t i = 0; i < b->nt; i++) {
 		size_t n = b->t[i].count;
 		if (b->scale > 0) {
-			/* p is not float-aligned in the request buffer: store through memcpy */
-			for (size_t k = 0; k < n; k++) {
-				float v = b->t[i].data[k] * b->scale;
-				memcpy(p + k * sizeof(float), &v, sizeof v);
+			/* p need not be float-aligned in the request buffer: scale a block at a
+			 * time on the stack (vectorised), then copy it out */
+			float tmp[1024];
+			const float *src = b->t[i].data;
+			for (size_t k = 0; k < n; k += 1024) {
+				size_t m = n - k < 1024 ? n - k : 1024;
+				for (size_t j = 0; j < m; j++)
+					tmp[j] = src[k + j] * b->scale;
+				memcpy(p + k * sizeof(float), tmp, m * sizeof(float));
 			}
 		} else if (n) {
 			memcpy(p, b->t[i].data, n * sizeof(float));
