@@ -14,6 +14,7 @@
 #include "fleet_int.h"
 
 #include "../../node/proto/envelope.h"
+#include "../../node/proto/http_util.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -143,6 +144,63 @@ static void train_flush(fleet *f)
 		dev_at(f, f->jobs[i].device)->loss = f->jobs[i].rc ? 0 : f->jobs[i].loss;
 }
 
+/* The feature_map of envelope_encode for the model's tensors, back to back. */
+static void jw_fmap(http_jw *w, const model_def *m)
+{
+	http_jw_key(w, "feature_map");
+	http_jw_ch(w, '[');
+	size_t off = 0;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		if (i)
+			http_jw_ch(w, ',');
+		w->first = 1;
+		http_jw_ch(w, '{');
+		http_jw_kstr(w, "name", m->tensors[i].name);
+		http_jw_knum(w, "offset", (double)off);
+		http_jw_knum(w, "count", (double)m->tensors[i].count);
+		http_jw_ch(w, '}');
+		off += m->tensors[i].count;
+	}
+	http_jw_ch(w, ']');
+	w->first = 0;
+}
+
+/*
+ * A request's envelope head (length prefix, JSON header padded to 4 bytes), written with http_jw
+ * (http_util.h): byte for byte what envelope_encode_head makes of the same cJSON object, without
+ * building, duplicating and printing a tree per request. Returns the head length, 0 when out of
+ * memory; the text is w->p.
+ */
+static size_t env_head(fleet *f, device *d, fleet_round round, http_jw *w)
+{
+	char fl_id[32], ts[32];
+	snprintf(fl_id, sizeof fl_id, "device-%" PRIu32, d->index);
+	snprintf(ts, sizeof ts, "%" PRId64, dev_wall_ms(f, d));
+	http_jw_init(w, 4);
+	http_jw_kstr(w, "fl_name", f->cfg.fl_name);
+	http_jw_kstr(w, "fl_id", fl_id);
+	http_jw_kstr(w, "timestamp", ts);
+	if (round == FLEET_START)
+		http_jw_knum(w, "data_size", (double)d->data_size);
+	else
+		http_jw_knum(w, "iteration", (double)d->iteration);
+	if (round == FLEET_UPDATE) {
+		http_jw_knum(w, "upload_loss", d->loss);
+		if (f->cfg.model->ntensors)
+			jw_fmap(w, f->cfg.model);
+	}
+	http_jw_ch(w, '}');
+	size_t jlen = w->len - 4, hlen = (jlen + 3) & ~(size_t)3;
+	char *pad = http_jw_room(w, hlen - jlen);
+	if (!pad || w->err || hlen > UINT32_MAX)
+		return 0;
+	memset(pad, ' ', hlen - jlen);
+	w->len = 4 + hlen;
+	for (int i = 0; i < 4; i++)
+		w->p[i] = (char)((hlen >> (8 * i)) & 0xff);
+	return w->len;
+}
+
 static void send_round(fleet *f, device *d, fleet_round round)
 {
 	int s = pick_server(f, d);
@@ -151,23 +209,13 @@ static void send_round(fleet *f, device *d, fleet_round round)
 		return;
 	}
 	const model_def *m = f->cfg.model;
-	cJSON *hdr = cJSON_CreateObject();
-	char fl_id[32], ts[32];
-	snprintf(fl_id, sizeof fl_id, "device-%" PRIu32, d->index);
-	snprintf(ts, sizeof ts, "%" PRId64, dev_wall_ms(f, d));
-	int bad = !hdr || !cJSON_AddStringToObject(hdr, "fl_name", f->cfg.fl_name) ||
-		  !cJSON_AddStringToObject(hdr, "fl_id", fl_id) ||
-		  !cJSON_AddStringToObject(hdr, "timestamp", ts);
-	if (round == FLEET_START)
-		bad = bad || !cJSON_AddNumberToObject(hdr, "data_size", (double)d->data_size);
-	else
-		bad = bad || !cJSON_AddNumberToObject(hdr, "iteration", (double)d->iteration);
 	env_tensor tensors[MODEL_MAX_TENSORS];
 	size_t nt = 0;
 	if (round == FLEET_UPDATE && d->queued)
 		train_flush(f);
 	float scale = 0;
-	if (round == FLEET_UPDATE && !bad) {
+	size_t len = 0;
+	if (round == FLEET_UPDATE) {
 		const float *w = d->weights;
 		if (!w) {
 			/* synthetic: scaled in place by fill_body; regenerated for the observer when
@@ -175,17 +223,17 @@ static void send_round(fleet *f, device *d, fleet_round round)
 			w = f->synth_dir;
 			scale = synthetic_scale(f, d);
 		}
-		for (size_t i = 0; i < m->ntensors; i++)
+		for (size_t i = 0; i < m->ntensors; i++) {
 			tensors[nt++] = (env_tensor){m->tensors[i].name, w + m->tensors[i].offset,
 						     m->tensors[i].count};
-		bad = !cJSON_AddNumberToObject(hdr, "upload_loss", d->loss);
+			len += m->tensors[i].count * sizeof(float);
+		}
 	}
-	uint8_t *head = NULL;
-	size_t head_len = 0, len = 0;
-	int rc = bad ? ENV_ENOMEM : envelope_encode_head(hdr, tensors, nt, &head, &head_len, &len);
-	cJSON_Delete(hdr);
-	if (rc || len > UINT32_MAX) {
-		free(head);
+	http_jw hw;
+	size_t head_len = env_head(f, d, round, &hw);
+	len += head_len;
+	if (!head_len || len > UINT32_MAX) {
+		http_jw_free(&hw);
 		d->failures++;
 		fleet_wake_in(f, d, backoff_ns(d));
 		return;
@@ -199,11 +247,11 @@ static void send_round(fleet *f, device *d, fleet_round round)
 	d->req_sid = f->servers[s].id;
 	f->st.requests[round]++;
 	f->st.in_request++;
-	body_fill bf = {head, head_len, tensors, nt, scale};
-	rc = http_client_request_fill(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
-				      "application/octet-stream", len, fill_body, &bf, NULL,
-				      f->cfg.request_timeout_ms, on_response, d);
-	free(head);
+	body_fill bf = {(const uint8_t *)hw.p, head_len, tensors, nt, scale};
+	int rc = http_client_request_fill(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
+					  "application/octet-stream", len, fill_body, &bf, NULL,
+					  f->cfg.request_timeout_ms, on_response, d);
+	http_jw_free(&hw);
 	if (rc) {
 		/* a bad address in the server list, or out of memory: try another one later */
 		d->busy = 0;
