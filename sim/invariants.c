@@ -272,13 +272,17 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 		if (st.iteration > s->last_iteration)
 			s->last_iteration = st.iteration;
 		/* agreement, durability and validity over the models this server still stores */
-		/* The server keeps each model's hash; every 10th poll (once a virtual second) the bytes
-		 * are hashed again, so a model changed behind its hash is caught too (durability). */
-		int rehash = v->polls % 10 == 0;
+		/* The server keeps each model's hash; the bytes of one (server, stored model) pair
+		 * per poll are hashed again, in rotation, so a model changed behind its hash is caught
+		 * too (durability) within nservers * 9 polls — O(1) hashes per poll, not 9 * nservers
+		 * every 10th poll. */
+		size_t slots = (size_t)c->nservers * 9;
 		for (int64_t it = st.last_committed - 8; it <= st.last_committed; it++) {
 			size_t n = 0;
 			uint64_t h = 0;
 			const float *w = it >= 0 ? srv_get_model(s->node, it, &n, &h) : NULL;
+			size_t slot = (size_t)i * 9 + (size_t)(it - (st.last_committed - 8));
+			int rehash = slots && slot == v->polls % slots;
 			if (w)
 				seen_model(v, now_ns, s->name, it, w, n,
 					   rehash || it < 0 || it >= MAX_ITERS || !v->hash[it] ? model_hash(w, n) : h);
