@@ -55,6 +55,10 @@ struct hreq {
 	int has_expect;
 	int hstate;       /* 0: between headers, 1: in a name, 2: name done, value open */
 	http_buf body;
+	size_t clen;      /* Content-Length (has_clen) */
+	int has_clen;
+	rt_buf *borrow;   /* the body lies whole, aligned, in this runtime buffer (no copy): bbody */
+	const uint8_t *bbody;
 	char *resp;       /* the answer's bytes, once answered (inside rb when rb is set) */
 	size_t resp_len;
 	rt_buf *rb;       /* a big answer: handed to the runtime by reference, not copied */
@@ -84,6 +88,7 @@ struct hconn {
 	int closing;      /* rt_stream_close called; waiting for on_close */
 	int lingering;    /* error answered; dropping input until the peer closes or TM_LINGER */
 	int in_process;
+	rt_buf *rd_buf;   /* inside srv_on_read: the runtime buffer of the bytes parsed */
 };
 
 struct http_server {
@@ -138,6 +143,7 @@ static void req_free(hreq *q)
 	req_unlink_pending(q);
 	http_buf_free(&q->text);
 	http_buf_free(&q->body);
+	rt_buf_unref(q->borrow);
 	if (q->rb)
 		rt_buf_unref(q->rb);
 	else if (!q->resp_borrowed)
@@ -185,11 +191,17 @@ static int req_finalize(hconn *c, hreq *q)
 	}
 	q->pub.path = *path ? path : "/";
 	q->pub.method = llhttp_method_name((llhttp_method_t)p->method);
-	if (!q->body.p && http_buf_reserve(&q->body, 7))
-		return RT_ENOMEM;
-	q->body.p[q->body.len] = '\0';
-	q->pub.body = (const uint8_t *)q->body.p; /* malloc'd: aligned for any type */
-	q->pub.body_len = q->body.len;
+	if (q->borrow) {
+		/* NUL-terminated (the rt_buf's end) and 8-byte aligned: checked in on_body */
+		q->pub.body = q->bbody;
+		q->pub.body_len = q->clen;
+	} else {
+		if (!q->body.p && http_buf_reserve(&q->body, 7))
+			return RT_ENOMEM;
+		q->body.p[q->body.len] = '\0';
+		q->pub.body = (const uint8_t *)q->body.p; /* malloc'd: aligned for any type */
+		q->pub.body_len = q->body.len;
+	}
 	q->pub.peer_ip = q->peer_ip;
 	q->pub.peer_port = rt_stream_peer_port(c->stream);
 	q->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
@@ -344,8 +356,8 @@ static int on_headers_complete(llhttp_t *p)
 		/* refuse before reading a byte of the body */
 		if (p->content_length > c->srv->cfg.max_body_bytes)
 			return stop_parse(c, 413, "request body too large");
-		if (http_buf_reserve(&q->body, (size_t)p->content_length))
-			return stop_parse(c, 500, "out of memory");
+		q->clen = (size_t)p->content_length;
+		q->has_clen = 1;
 	}
 	/* A client that waits for "100 Continue" before its body (curl does past 1 KiB) gets it
 	 * now, unless earlier answers are still owed on the connection. */
@@ -361,6 +373,19 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	hreq *q = c->cur;
 	if (len > c->srv->cfg.max_body_bytes - q->body.len) /* chunked bodies end up here */
 		return stop_parse(c, 413, "request body too large");
+	/* The whole body in this read, at the very end of a runtime buffer (a NUL follows) and
+	 * 8-byte aligned: keep a reference instead of a copy. */
+	const uint8_t *b = (const uint8_t *)at;
+	if (q->has_clen && len == q->clen && !q->body.len && !q->borrow && c->rd_buf &&
+	    b >= c->rd_buf->data && b + len == c->rd_buf->data + c->rd_buf->len &&
+	    (uintptr_t)b % 8 == 0) {
+		q->borrow = rt_buf_ref(c->rd_buf);
+		q->bbody = b;
+		return 0;
+	}
+	/* one allocation for a model-sized body */
+	if (q->has_clen && !q->body.cap && http_buf_reserve(&q->body, q->clen))
+		return stop_parse(c, 500, "out of memory");
 	if (http_buf_add(&q->body, at, len))
 		return stop_parse(c, 500, "out of memory");
 	return 0;
@@ -634,9 +659,11 @@ static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 			conn_drain_input(c);
 		return;
 	}
+	c->rd_buf = rt_stream_read_buf(s, buf);
 	long used = conn_process(c, buf, len);
 	if (used < 0)
-		return;
+		return; /* c is gone */
+	c->rd_buf = NULL;
 	if ((size_t)used < len && !c->closing && !c->no_parse &&
 	    conn_keep_input(c, buf + used, len - (size_t)used))
 		return;
