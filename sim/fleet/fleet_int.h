@@ -60,6 +60,7 @@ struct fleet {
 	long n;   /* live devices: indices [0, n) */
 	long cap; /* devices allocated (chunks * FLEET_CHUNK) */
 	uint32_t *heap; /* device indices */
+	uint64_t *hkey; /* their wake times (heap[i]'s in hkey[i]) */
 	size_t heap_len, heap_cap;
 	fleet_server *servers;
 	size_t nservers;
