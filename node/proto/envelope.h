@@ -49,6 +49,15 @@ int envelope_encode_head(const cJSON *hdr, const env_tensor *tensors, size_t nte
  */
 int envelope_decode(const uint8_t *buf, size_t len, cJSON **hdr, env_tensor **tensors,
 		    size_t *ntensors);
+/*
+ * The same result for tensors, faster on the common shape (the feature_map last, as
+ * envelope_encode and the servers write it): the feature_map is read without cJSON and is not
+ * in *hdr; *tensors is one malloc'd block that also holds the names (free(*tensors) frees
+ * them; they do not point into *hdr). Any other shape goes to envelope_decode (and then *hdr
+ * does hold the feature_map). tensors and ntensors must not be NULL.
+ */
+int envelope_decode_lean(const uint8_t *buf, size_t len, cJSON **hdr, env_tensor **tensors,
+			 size_t *ntensors);
 const char *envelope_strerror(int err);
 
 #endif

@@ -518,7 +518,7 @@ static void on_response(int err, const http_response *resp, void *data)
 	if (!err) {
 		f->st.bytes_in += resp->body_len;
 		f->st.bytes_out += d->req_bytes;
-		if (resp->status != 200 || envelope_decode(resp->body, resp->body_len, &hdr, &t, &nt)) {
+		if (resp->status != 200 || envelope_decode_lean(resp->body, resp->body_len, &hdr, &t, &nt)) {
 			retcode = 0; /* gate text or an HTTP error */
 		} else {
 			const cJSON *rc = cJSON_GetObjectItemCaseSensitive(hdr, "retcode");
