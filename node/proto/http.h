@@ -82,6 +82,10 @@ typedef struct http_response {
 	int status;          /* HTTP status, e.g. 200 */
 	const uint8_t *body; /* valid only during the callback; NUL-terminated past body_len */
 	size_t body_len;
+	/* The request's body as it was sent, valid only during the callback, 8-byte aligned (so a
+	 * caller can look at what it sent without keeping a copy of it). */
+	const uint8_t *req_body;
+	size_t req_body_len;
 } http_response;
 
 /* err is 0 with a response, or a negative RT_E* code (refused, reset, timeout) with resp NULL. */

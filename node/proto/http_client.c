@@ -30,6 +30,7 @@ struct creq {
 	uint16_t port;
 	rt_buf *wire;      /* the serialized request from wire_off on (kept for the one retry) */
 	size_t wire_off;
+	size_t body_off;   /* where its body starts in wire->data (8-byte aligned) */
 	http_client_cb cb;
 	void *data;
 	rt_timer *timer;
@@ -200,6 +201,8 @@ static void req_complete(creq *q, int err)
 		.status = q->status,
 		.body = q->borrow ? q->bbody : (const uint8_t *)(q->body.p ? q->body.p : ""),
 		.body_len = q->borrow ? q->clen : q->body.len,
+		.req_body = q->wire->data + q->body_off,
+		.req_body_len = q->wire->len - q->body_off,
 	};
 	q->cb(err, err ? NULL : &resp, q->data);
 	body_reset(q);
@@ -542,6 +545,7 @@ int http_client_request_fill(http_client *c, const char *ip, uint16_t port, cons
 		return RT_ENOMEM;
 	}
 	q->wire_off = pad;
+	q->body_off = pad + b.len;
 	memset(q->wire->data, 0, pad);
 	memcpy(q->wire->data + pad, b.p, b.len);
 	int rc = body_len ? fill(q->wire->data + pad + b.len, body_len, fill_data) : 0;

@@ -429,7 +429,7 @@ static void handle_start_ok(fleet *f, device *d, const cJSON *hdr, const env_ten
 }
 
 static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
-		      const env_tensor *t, size_t nt)
+		      const env_tensor *t, size_t nt, const float *sent)
 {
 	const model_def *m = f->cfg.model;
 	d->failures = 0;
@@ -444,7 +444,7 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 	case FLEET_UPDATE:
 		f->st.updates_accepted++;
 		if (f->cfg.obs.on_update_accepted) {
-			const float *w = d->weights;
+			const float *w = d->weights ? d->weights : sent;
 			if (!w) { /* synthetic: regenerate the upload */
 				synthetic_update(f, d, f->scratch, m->total);
 				w = f->scratch;
@@ -475,6 +475,17 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 	}
 }
 
+/* The tensors of the upload as sent: the last model-sized part of the request body (the
+ * envelope puts them there, 4-byte aligned since the body is 8-byte aligned). NULL if absent. */
+static const float *sent_floats(const fleet *f, const http_response *resp)
+{
+	size_t bytes = f->cfg.model->total * sizeof(float);
+	if (!resp || !resp->req_body || resp->req_body_len < bytes ||
+	    (uintptr_t)(resp->req_body + resp->req_body_len - bytes) % sizeof(float))
+		return NULL;
+	return (const float *)(const void *)(resp->req_body + resp->req_body_len - bytes);
+}
+
 static void on_response(int err, const http_response *resp, void *data)
 {
 	device *d = data;
@@ -498,7 +509,7 @@ static void on_response(int err, const http_response *resp, void *data)
 		if (round == FLEET_UPDATE && !err && resp->status == 200 && f->cfg.obs.on_update_accepted &&
 		    !envelope_decode(resp->body, resp->body_len, &h, NULL, NULL) &&
 		    json_i64(h, "retcode", 500) == 200) {
-			const float *w = d->weights;
+			const float *w = d->weights ? d->weights : sent_floats(f, resp);
 			if (!w) {
 				synthetic_update(f, d, f->scratch, f->cfg.model->total);
 				w = f->scratch;
@@ -539,7 +550,7 @@ static void on_response(int err, const http_response *resp, void *data)
 		f->cfg.obs.on_request(f->cfg.obs.ctx, round, d->req_sid, retcode, lat, d->req_bytes,
 				      err ? 0 : resp->body_len);
 	if (retcode == 200)
-		handle_ok(f, d, round, hdr, t, nt);
+		handle_ok(f, d, round, hdr, t, nt, round == FLEET_UPDATE ? sent_floats(f, resp) : NULL);
 	else
 		handle_failure(f, d, round, retcode, hdr);
 	free(t);

@@ -64,6 +64,8 @@ typedef struct big_got {
 	int done, status;
 	char *body;
 	size_t len;
+	const char *sent; /* what the request carried: resp->req_body must be it */
+	size_t sent_len;
 } big_got;
 
 static void big_cb(int err, const http_response *resp, void *data)
@@ -72,6 +74,9 @@ static void big_cb(int err, const http_response *resp, void *data)
 	g->done++;
 	ck_assert_int_eq(err, 0);
 	ck_assert_int_eq(resp->body[resp->body_len], 0);
+	ck_assert_uint_eq(resp->req_body_len, g->sent_len);
+	ck_assert_uint_eq((uintptr_t)resp->req_body % 8, 0);
+	ck_assert_int_eq(memcmp(resp->req_body, g->sent, g->sent_len), 0);
 	g->status = resp->status;
 	g->len = resp->body_len;
 	g->body = malloc(g->len);
@@ -89,7 +94,7 @@ START_TEST(big_body_round_trip)
 	for (size_t i = 0; i < n; i++)
 		big[i] = (char)(i * 7 + 3);
 	for (size_t k = 0; k < 3; k++) { /* sizes and paths move the body around in the buffer */
-		big_got g = {0};
+		big_got g = {0, 0, NULL, 0, big, n - k};
 		ck_assert_int_eq(http_client_request(f.cli, SRV_IP, PORT, "POST", k == 1 ? "/a" : "/bbbbb",
 						     NULL, big, n - k, NULL, 0, big_cb, &g), 0);
 		run_ms(&f, 200);
