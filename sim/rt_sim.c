@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,39 @@ static const rt_ops sim_ops = {
 
 /* ---- engine ---- */
 
+/*
+ * Once per process: grow the heap by SIM_HUGE_HEAP and ask for transparent huge pages on it
+ * (where THP is in "madvise" mode, as on Debian), then free it back to the heap (the trim
+ * threshold keeps it). The first ~128 MB a run touches then fault in 2 MB at a time instead of
+ * 4 KB (30,000 faults, 8-12% of a bench-sim-10k run, become ~1,000). Only address space is
+ * taken: pages still come in on first touch. Not under AddressSanitizer (its own allocator).
+ */
+#define SIM_HUGE_HEAP (128u << 20)
+#define SIM_HUGE_PIECE (24u << 20) /* below the mmap threshold: from the heap, contiguous */
+static void heap_hugepages(void)
+{
+#if !defined(__SANITIZE_ADDRESS__) && defined(MADV_HUGEPAGE)
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	enum { NP = SIM_HUGE_HEAP / SIM_HUGE_PIECE };
+	char *p[NP];
+	for (int i = 0; i < NP; i++)
+		p[i] = malloc(SIM_HUGE_PIECE);
+	for (int i = 0; i < NP; i++) {
+		if (!p[i])
+			continue;
+		uintptr_t a = ((uintptr_t)p[i] + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+		uintptr_t e = ((uintptr_t)p[i] + SIM_HUGE_PIECE) & ~(uintptr_t)((2u << 20) - 1);
+		if (e > a)
+			madvise((void *)a, e - a, MADV_HUGEPAGE); /* best effort */
+	}
+	for (int i = NP - 1; i >= 0; i--)
+		free(p[i]);
+#endif
+}
+
 rt_sim *rt_sim_new(uint64_t seed)
 {
 	/* A simulation allocates and frees model-sized buffers (~247 KB) by the hundred thousand.
@@ -409,6 +443,7 @@ rt_sim *rt_sim_new(uint64_t seed)
 	mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's maximum */
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	mallopt(M_TOP_PAD, 16 << 20);
+	heap_hugepages();
 	rt_sim *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
