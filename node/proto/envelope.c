@@ -95,10 +95,10 @@ static int build_fmap(const env_tensor *t, size_t n, cJSON **out, size_t *total)
 	return 0;
 }
 
-int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors, uint8_t **out,
-		    size_t *out_len)
+int envelope_encode_head(const cJSON *hdr, const env_tensor *tensors, size_t ntensors,
+			 uint8_t **head, size_t *head_len, size_t *total_len)
 {
-	if (!out || !out_len || (!tensors && ntensors))
+	if (!head || !head_len || !total_len || (!tensors && ntensors))
 		return RT_EINVAL;
 	if (!cJSON_IsObject(hdr))
 		return ENV_EJSON;
@@ -135,8 +135,7 @@ int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors
 		free(json);
 		return ENV_ETOOBIG;
 	}
-	size_t total = ENV_PREFIX + hlen + nfloats * sizeof(float);
-	uint8_t *buf = malloc(total);
+	uint8_t *buf = malloc(ENV_PREFIX + hlen);
 	if (!buf) {
 		free(json);
 		return ENV_ENOMEM;
@@ -148,7 +147,28 @@ int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors
 	memcpy(buf + ENV_PREFIX, json, jlen);
 	memset(buf + ENV_PREFIX + jlen, ' ', hlen - jlen);
 	free(json);
-	uint8_t *p = buf + ENV_PREFIX + hlen;
+	*head = buf;
+	*head_len = ENV_PREFIX + hlen;
+	*total_len = ENV_PREFIX + hlen + nfloats * sizeof(float);
+	return 0;
+}
+
+int envelope_encode(const cJSON *hdr, const env_tensor *tensors, size_t ntensors, uint8_t **out,
+		    size_t *out_len)
+{
+	if (!out || !out_len)
+		return RT_EINVAL;
+	uint8_t *head;
+	size_t head_len, total;
+	int err = envelope_encode_head(hdr, tensors, ntensors, &head, &head_len, &total);
+	if (err)
+		return err;
+	uint8_t *buf = realloc(head, total);
+	if (!buf) {
+		free(head);
+		return ENV_ENOMEM;
+	}
+	uint8_t *p = buf + head_len;
 	for (size_t i = 0; i < ntensors; i++) {
 		if (tensors[i].count)
 			memcpy(p, tensors[i].data, tensors[i].count * sizeof(float));
@@ -273,5 +293,150 @@ int envelope_decode(const uint8_t *buf, size_t len, cJSON **hdr, env_tensor **te
 		}
 	}
 	*hdr = h;
+	return 0;
+}
+
+/* ---- the lean decoder ---- */
+
+/* Digits of a whole number (no sign, no leading zero, at most 15 digits: exact as a double). */
+static int lean_uint(const char **pp, const char *end, size_t *v)
+{
+	const char *p = *pp;
+	size_t n = 0, digits = 0;
+	while (p < end && *p >= '0' && *p <= '9' && digits < 16) {
+		n = n * 10 + (size_t)(*p - '0');
+		p++;
+		digits++;
+	}
+	if (!digits || digits > 15 || (digits > 1 && **pp == '0'))
+		return -1;
+	*pp = p;
+	*v = n;
+	return 0;
+}
+
+static int lean_lit(const char **pp, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n))
+		return -1;
+	*pp += n;
+	return 0;
+}
+
+/*
+ * The feature_map of [p, end) in exactly the shape envelope_encode and the servers write:
+ * {"name":"...","offset":N,"count":N} entries, names without escapes, then "]}" and padding.
+ * Fills a malloc'd array with the names stored after it. -1: not that shape (the caller falls
+ * back to the full decoder, which also reports what is wrong with it).
+ */
+static int lean_fmap(const char *p, const char *end, const uint8_t *region, size_t nfloats,
+		     env_tensor **out, size_t *nout)
+{
+	size_t n = 0, names = 0;
+	for (const char *q = p; q < end; q++) /* an upper bound for both */
+		n += *q == '{', names += *q == '{' ? 0 : 1;
+	env_tensor *t = malloc(n * sizeof *t + names + n + 1);
+	if (!t)
+		return ENV_ENOMEM;
+	char *store = (char *)(t + n);
+	const char **nv = n ? malloc(n * sizeof *nv) : NULL;
+	size_t i = 0;
+	int bad = n && !nv;
+	while (!bad && p < end && *p != ']') {
+		if (i && lean_lit(&p, end, ",")) {
+			bad = 1;
+			break;
+		}
+		size_t off, cnt;
+		const char *name;
+		if (lean_lit(&p, end, "{\"name\":\""))
+			break;
+		name = p;
+		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			p++;
+		size_t nlen = (size_t)(p - name);
+		if (!nlen || i >= n || lean_lit(&p, end, "\",\"offset\":") || lean_uint(&p, end, &off) ||
+		    lean_lit(&p, end, ",\"count\":") || lean_uint(&p, end, &cnt) || lean_lit(&p, end, "}") ||
+		    off > nfloats || cnt > nfloats - off) {
+			bad = 1;
+			break;
+		}
+		memcpy(store, name, nlen);
+		store[nlen] = '\0';
+		t[i] = (env_tensor){store, (const float *)(const void *)(region + off * sizeof(float)), cnt};
+		nv[i] = store;
+		store += nlen + 1;
+		i++;
+	}
+	/* the array closes the top-level object: only padding may follow */
+	if (!bad && (lean_lit(&p, end, "]}") == 0)) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		bad = p != end || names_unique(nv, i) != 0;
+	} else {
+		bad = 1;
+	}
+	free(nv);
+	if (bad || !i) {
+		free(t);
+		return -1;
+	}
+	*out = t;
+	*nout = i;
+	return 0;
+}
+
+int envelope_decode_lean(const uint8_t *buf, size_t len, cJSON **hdr, env_tensor **tensors,
+			 size_t *ntensors)
+{
+	static const char key[] = ",\"feature_map\":[";
+	if (!hdr || !buf || !tensors || !ntensors || len < ENV_PREFIX)
+		return envelope_decode(buf, len, hdr, tensors, ntensors);
+	size_t hlen = (size_t)buf[0] | ((size_t)buf[1] << 8) | ((size_t)buf[2] << 16) |
+		      ((size_t)buf[3] << 24);
+	if (hlen > len - ENV_PREFIX)
+		return envelope_decode(buf, len, hdr, tensors, ntensors);
+	const char *json = (const char *)buf + ENV_PREFIX, *end = json + hlen;
+	const char *k = memmem(json, hlen, key, sizeof key - 1);
+	/* one feature_map, and no key before it that could spell one (\u escapes) */
+	const char *fm = k ? k + sizeof key - 1 : NULL;
+	if (!k || memmem(json, (size_t)(k - json) + 1, "feature_map", 11) ||
+	    memmem(json, (size_t)(k - json), "\\u", 2) ||
+	    memmem(fm, (size_t)(end - fm), "feature_map", 11))
+		return envelope_decode(buf, len, hdr, tensors, ntensors);
+	const uint8_t *region = buf + ENV_PREFIX + hlen;
+	size_t nfloats = (len - ENV_PREFIX - hlen) / sizeof(float);
+	env_tensor *t = NULL;
+	size_t nt = 0;
+	int rc = lean_fmap(fm, end, region, nfloats, &t, &nt);
+	if (rc == ENV_ENOMEM)
+		return rc;
+	if (rc)
+		return envelope_decode(buf, len, hdr, tensors, ntensors);
+	/* the header without its feature_map: the text before it, closed */
+	size_t plen = (size_t)(k - json);
+	char stack[1024];
+	char *txt = plen + 2 <= sizeof stack ? stack : malloc(plen + 2);
+	if (!txt) {
+		free(t);
+		return ENV_ENOMEM;
+	}
+	memcpy(txt, json, plen);
+	txt[plen] = '}';
+	txt[plen + 1] = '\0';
+	const char *pend = NULL;
+	cJSON *h = cJSON_ParseWithLengthOpts(txt, plen + 1, &pend, 0);
+	int ok = h && cJSON_IsObject(h) && pend == txt + plen + 1;
+	if (txt != stack)
+		free(txt);
+	if (!ok) {
+		cJSON_Delete(h);
+		free(t);
+		return envelope_decode(buf, len, hdr, tensors, ntensors);
+	}
+	*hdr = h;
+	*tensors = t;
+	*ntensors = nt;
 	return 0;
 }

@@ -83,6 +83,10 @@ typedef struct http_response {
 	int status;          /* HTTP status, e.g. 200 */
 	const uint8_t *body; /* valid only during the callback; NUL-terminated past body_len */
 	size_t body_len;
+	/* The request's body as it was sent, valid only during the callback, 8-byte aligned (so a
+	 * caller can look at what it sent without keeping a copy of it). */
+	const uint8_t *req_body;
+	size_t req_body_len;
 } http_response;
 
 /* err is 0 with a response, or a negative RT_E* code (refused, reset, timeout) with resp NULL. */
@@ -108,6 +112,17 @@ int http_client_request(http_client *c, const char *ip, uint16_t port, const cha
 			const char *path, const char *content_type, const void *body,
 			size_t body_len, const char *extra_headers, uint64_t timeout_ms,
 			http_client_cb cb, void *data);
+
+/*
+ * The same with a body written in place: fill(dst, body_len, fill_data) is called once, inside
+ * this call, to write the body_len bytes straight into the request's own buffer (no copy of a
+ * big body on the caller's side). fill returns 0, or a negative code that fails the call.
+ */
+typedef int (*http_body_fill)(uint8_t *dst, size_t len, void *fill_data);
+int http_client_request_fill(http_client *c, const char *ip, uint16_t port, const char *method,
+			     const char *path, const char *content_type, size_t body_len,
+			     http_body_fill fill, void *fill_data, const char *extra_headers,
+			     uint64_t timeout_ms, http_client_cb cb, void *data);
 
 /* The reason phrase for a status code ("OK", "Not Found", ...). */
 const char *http_status_text(int status);

@@ -28,8 +28,9 @@ struct creq {
 	creq *prev, *next; /* the client's outstanding requests, in issue order */
 	char ip[16];
 	uint16_t port;
-	char *wire;        /* the serialized request */
-	size_t wire_len;
+	rt_buf *wire;      /* the serialized request from wire_off on (kept for the one retry) */
+	size_t wire_off;
+	size_t body_off;   /* where its body starts in wire->data (8-byte aligned) */
 	http_client_cb cb;
 	void *data;
 	rt_timer *timer;
@@ -39,6 +40,10 @@ struct creq {
 	/* the response */
 	int status, got_bytes, complete, keep_alive, err;
 	http_buf body;
+	size_t clen;       /* Content-Length, when the response has one (has_clen) */
+	int has_clen;
+	rt_buf *borrow;    /* the body lies whole in this runtime buffer (no copy): bbody */
+	const uint8_t *bbody;
 };
 
 struct cconn {
@@ -50,14 +55,26 @@ struct cconn {
 	uint16_t port;
 	llhttp_t parser;
 	creq *req;
+	rt_buf *rd_buf;       /* inside cli_on_read: the runtime buffer of the bytes parsed */
+	size_t dest;          /* index into the client's destinations */
 	int idle, closing, reused;
 };
+
+/* A destination ip:port and how many of its streams idle in the pool (counted here, not by
+ * walking the pool on every response). */
+typedef struct cdest {
+	char ip[16];
+	uint16_t port;
+	size_t idle;
+} cdest;
 
 struct http_client {
 	rt_host *host;
 	http_client_config cfg;
 	cconn *conns, *idle;
 	creq *reqs, *reqs_tail;
+	cdest *dests;
+	size_t ndests, cap_dests;
 	int freeing;
 };
 
@@ -80,10 +97,19 @@ static const rt_stream_cbs cli_detached_cbs = {
 
 /* ---- response parsing ---- */
 
+static void body_reset(creq *q)
+{
+	http_buf_free(&q->body);
+	rt_buf_unref(q->borrow);
+	q->borrow = NULL;
+	q->bbody = NULL;
+	q->has_clen = 0;
+}
+
 static int on_message_begin(llhttp_t *p)
 {
 	cconn *k = p->data;
-	http_buf_free(&k->req->body);
+	body_reset(k->req);
 	k->req->status = 0;
 	return 0;
 }
@@ -98,11 +124,8 @@ static int on_headers_complete(llhttp_t *p)
 			q->err = RT_ETOOBIG;
 			return -1;
 		}
-		/* one allocation for a model-sized body */
-		if (!q->is_head && http_buf_reserve(&q->body, (size_t)p->content_length)) {
-			q->err = RT_ENOMEM;
-			return -1;
-		}
+		q->clen = (size_t)p->content_length;
+		q->has_clen = 1;
 	}
 	return q->is_head ? 1 : 0; /* 1: a HEAD response has no body whatever it says */
 }
@@ -113,6 +136,20 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	creq *q = k->req;
 	if (len > k->c->cfg.max_body_bytes - q->body.len) {
 		q->err = RT_ETOOBIG;
+		return HPE_USER;
+	}
+	/* The whole body in one read, at the very end of a runtime buffer (so a NUL follows it, as
+	 * http_response promises): keep a reference instead of a copy. */
+	const uint8_t *b = (const uint8_t *)at;
+	if (q->has_clen && len == q->clen && !q->body.len && !q->borrow && k->rd_buf &&
+	    b >= k->rd_buf->data && b + len == k->rd_buf->data + k->rd_buf->len) {
+		q->borrow = rt_buf_ref(k->rd_buf);
+		q->bbody = b;
+		return 0;
+	}
+	/* one allocation for a model-sized body */
+	if (q->has_clen && !q->body.cap && http_buf_reserve(&q->body, q->clen)) {
+		q->err = RT_ENOMEM;
 		return HPE_USER;
 	}
 	if (http_buf_add(&q->body, at, len)) {
@@ -158,16 +195,18 @@ static void req_complete(creq *q, int err)
 	if (q->conn)
 		q->conn->req = NULL;
 	rt_timer_free(q->timer);
-	if (!q->body.p)
+	if (!q->body.p && !q->borrow)
 		http_buf_add(&q->body, "", 0);
 	http_response resp = {
 		.status = q->status,
-		.body = (const uint8_t *)(q->body.p ? q->body.p : ""),
-		.body_len = q->body.len,
+		.body = q->borrow ? q->bbody : (const uint8_t *)(q->body.p ? q->body.p : ""),
+		.body_len = q->borrow ? q->clen : q->body.len,
+		.req_body = q->wire->data + q->body_off,
+		.req_body_len = q->wire->len - q->body_off,
 	};
 	q->cb(err, err ? NULL : &resp, q->data);
-	http_buf_free(&q->body);
-	free(q->wire);
+	body_reset(q);
+	rt_buf_unref(q->wire);
 	free(q);
 }
 
@@ -190,6 +229,7 @@ static void conn_idle_remove(cconn *k)
 		k->inext->iprev = k->iprev;
 	k->iprev = k->inext = NULL;
 	k->idle = 0;
+	k->c->dests[k->dest].idle--;
 }
 
 /* Give the stream up; the cconn is freed in on_close. */
@@ -221,12 +261,25 @@ static void conn_unlink_free(cconn *k)
 	free(k);
 }
 
-static size_t idle_count(const http_client *c, const char *ip, uint16_t port)
+/* The index of ip:port among the client's destinations (added if new); -1 on ENOMEM. */
+static long dest_index(http_client *c, const char *ip, uint16_t port)
 {
-	size_t n = 0;
-	for (const cconn *k = c->idle; k; k = k->inext)
-		n += k->port == port && !strcmp(k->ip, ip);
-	return n;
+	for (size_t i = 0; i < c->ndests; i++)
+		if (c->dests[i].port == port && !strcmp(c->dests[i].ip, ip))
+			return (long)i;
+	if (c->ndests == c->cap_dests) {
+		size_t cap = c->cap_dests ? 2 * c->cap_dests : 8;
+		cdest *d = realloc(c->dests, cap * sizeof *d);
+		if (!d)
+			return -1;
+		c->dests = d;
+		c->cap_dests = cap;
+	}
+	cdest *d = &c->dests[c->ndests];
+	snprintf(d->ip, sizeof d->ip, "%s", ip);
+	d->port = port;
+	d->idle = 0;
+	return (long)c->ndests++;
 }
 
 static void conn_attach(cconn *k, creq *q)
@@ -234,14 +287,15 @@ static void conn_attach(cconn *k, creq *q)
 	k->req = q;
 	q->conn = k;
 	q->got_bytes = q->complete = q->status = 0;
-	http_buf_free(&q->body);
+	body_reset(q);
 	llhttp_init(&k->parser, HTTP_RESPONSE, &cli_settings);
 	k->parser.data = k;
 }
 
 static int conn_send(cconn *k)
 {
-	return rt_stream_write(k->s, k->req->wire, k->req->wire_len, NULL, NULL);
+	creq *q = k->req;
+	return rt_stream_write_buf(k->s, q->wire, q->wire_off, q->wire->len - q->wire_off, NULL, NULL);
 }
 
 /* Put the request on a pooled stream (unless fresh_only) or a new one. */
@@ -249,9 +303,14 @@ static void req_start(creq *q, int fresh_only)
 {
 	http_client *c = q->c;
 	cconn *k = NULL;
+	long di = dest_index(c, q->ip, q->port);
+	if (di < 0) {
+		req_fail_later(q, RT_ENOMEM);
+		return;
+	}
 	if (!fresh_only) {
 		for (k = c->idle; k; k = k->inext)
-			if (k->port == q->port && !strcmp(k->ip, q->ip))
+			if (k->dest == (size_t)di)
 				break;
 	}
 	if (k) {
@@ -273,6 +332,7 @@ static void req_start(creq *q, int fresh_only)
 	k->c = c;
 	snprintf(k->ip, sizeof k->ip, "%s", q->ip);
 	k->port = q->port;
+	k->dest = (size_t)di;
 	int rc = rt_connect(c->host, q->ip, q->port, c->cfg.connect_timeout_ms, &cli_cbs, k, &k->s);
 	if (rc) {
 		free(k);
@@ -322,7 +382,9 @@ static void cli_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 		return;
 	}
 	q->got_bytes = 1;
+	k->rd_buf = rt_stream_read_buf(s, buf);
 	llhttp_errno_t e = llhttp_execute(&k->parser, (const char *)buf, len);
+	k->rd_buf = NULL;
 	if (e == HPE_OK)
 		return;
 	if (e != HPE_PAUSED) {
@@ -338,8 +400,9 @@ static void cli_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 	http_client *c = k->c;
 	/* bytes past the response would be an answer to nothing: do not reuse such a stream */
 	if (q->keep_alive && used == len && !c->freeing &&
-	    idle_count(c, k->ip, k->port) < c->cfg.max_idle_per_dest) {
+	    c->dests[k->dest].idle < c->cfg.max_idle_per_dest) {
 		k->idle = 1;
+		c->dests[k->dest].idle++;
 		k->iprev = NULL;
 		k->inext = c->idle;
 		if (c->idle)
@@ -416,6 +479,7 @@ void http_client_free(http_client *c)
 	/* the callbacks run now, in issue order: after free returns nothing may reach the owner */
 	while (c->reqs)
 		req_complete(c->reqs, RT_ECANCELED);
+	free(c->dests);
 	free(c);
 }
 
@@ -429,29 +493,68 @@ static int token_ok(const char *s)
 	return 1;
 }
 
+/* The copy fill of http_client_request. */
+typedef struct body_src {
+	const void *p;
+} body_src;
+
+static int fill_copy(uint8_t *dst, size_t len, void *data)
+{
+	if (len)
+		memcpy(dst, ((body_src *)data)->p, len);
+	return 0;
+}
+
 int http_client_request(http_client *c, const char *ip, uint16_t port, const char *method,
 			const char *path, const char *content_type, const void *body,
 			size_t body_len, const char *extra_headers, uint64_t timeout_ms,
 			http_client_cb cb, void *data)
 {
+	if (!body && body_len)
+		return RT_EINVAL;
+	body_src src = {body};
+	return http_client_request_fill(c, ip, port, method, path, content_type, body_len, fill_copy,
+					&src, extra_headers, timeout_ms, cb, data);
+}
+
+int http_client_request_fill(http_client *c, const char *ip, uint16_t port, const char *method,
+			     const char *path, const char *content_type, size_t body_len,
+			     http_body_fill fill, void *fill_data, const char *extra_headers,
+			     uint64_t timeout_ms, http_client_cb cb, void *data)
+{
 	if (!c || !ip || strlen(ip) >= 16 || !port || !method || !token_ok(method) || !path ||
 	    !token_ok(path) || (content_type && strpbrk(content_type, "\r\n")) ||
-	    (!body && body_len) || !cb)
+	    (!fill && body_len) || !cb)
 		return RT_EINVAL;
 	if (c->freeing)
 		return RT_ECLOSED;
 	creq *q = calloc(1, sizeof *q);
 	if (!q)
 		return RT_ENOMEM;
+	/* Head and body in one shared buffer: the runtime passes it on without copying it. The head
+	 * starts a few bytes in, so that the body is 8-byte aligned in the buffer: a server on the
+	 * same runtime can then use the body in place (http_server.c). The bytes sent are the same. */
 	http_buf b = {0};
-	if (http_buf_request(&b, ip, port, method, path, content_type, body, body_len,
-			     extra_headers) ||
-	    !(q->timer = rt_timer_new(c->host, req_on_timer, q))) {
+	size_t pad = 0;
+	if (http_buf_request_head(&b, ip, port, method, path, content_type, body_len,
+				  extra_headers) ||
+	    body_len > SIZE_MAX - b.len - 8 ||
+	    !(q->wire = rt_buf_new((pad = (8 - b.len % 8) % 8) + b.len + body_len))) {
 		http_buf_free(&b);
 		free(q);
 		return RT_ENOMEM;
 	}
-	q->wire = http_buf_take(&b, &q->wire_len);
+	q->wire_off = pad;
+	q->body_off = pad + b.len;
+	memset(q->wire->data, 0, pad);
+	memcpy(q->wire->data + pad, b.p, b.len);
+	int rc = body_len ? fill(q->wire->data + pad + b.len, body_len, fill_data) : 0;
+	http_buf_free(&b);
+	if (rc || !(q->timer = rt_timer_new(c->host, req_on_timer, q))) {
+		rt_buf_unref(q->wire);
+		free(q);
+		return rc ? rc : RT_ENOMEM;
+	}
 	q->c = c;
 	snprintf(q->ip, sizeof q->ip, "%s", ip);
 	q->port = port;

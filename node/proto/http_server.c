@@ -76,7 +76,10 @@ static void req_free(hreq *q)
 	req_unlink_pending(q);
 	http_buf_free(&q->text);
 	http_buf_free(&q->body);
-	if (!q->resp_borrowed)
+	rt_buf_unref(q->borrow);
+	if (q->rb)
+		rt_buf_unref(q->rb);
+	else if (!q->resp_borrowed)
 		free(q->resp);
 	free(q);
 }
@@ -188,7 +191,9 @@ static void conn_flush(hconn *c)
 		if (!c->head)
 			c->tail = NULL;
 		c->nfifo--;
-		if (rt_stream_write(c->stream, q->resp, q->resp_len, NULL, NULL) == 0) {
+		int wr = q->rb ? rt_stream_write_buf(c->stream, q->rb, 0, q->resp_len, NULL, NULL)
+			       : rt_stream_write(c->stream, q->resp, q->resp_len, NULL, NULL);
+		if (wr == 0) {
 			srv->st.responses++;
 			srv->st.bytes_out += q->resp_len;
 		}
@@ -345,9 +350,11 @@ static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 			conn_drain_input(c);
 		return;
 	}
+	c->rd_buf = rt_stream_read_buf(s, buf);
 	long used = conn_process(c, buf, len);
 	if (used < 0)
-		return;
+		return; /* c is gone */
+	c->rd_buf = NULL;
 	if ((size_t)used < len && !c->closing && !c->no_parse &&
 	    conn_keep_input(c, buf + used, len - (size_t)used))
 		return;
@@ -527,9 +534,12 @@ int http_respond(http_request *r, int status, const char *content_type, const vo
 	size_t n = http_response_format(now ? sbuf : NULL, cap, status, content_type, body,
 					body_len, extra_headers, connection, q->is_head);
 	char *out = n && n <= cap ? sbuf : NULL;
-	if (n && !out && (out = malloc(n)) != NULL)
+	rt_buf *rb = NULL;
+	if (n && !out && (rb = rt_buf_new(n)) != NULL) {
+		out = (char *)rb->data;
 		http_response_format(out, n, status, content_type, body, body_len, extra_headers,
 				     connection, q->is_head);
+	}
 	if (!out) {
 		/* cannot answer in order any more: give the connection up */
 		q->answered = 1;
@@ -538,6 +548,7 @@ int http_respond(http_request *r, int status, const char *content_type, const vo
 	}
 	q->resp = out;
 	q->resp_len = n;
+	q->rb = rb;
 	q->resp_borrowed = out == sbuf;
 	q->answered = 1;
 	conn_flush(c);

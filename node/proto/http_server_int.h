@@ -33,8 +33,13 @@ struct hreq {
 	int has_expect;
 	int hstate;       /* 0: between headers, 1: in a name, 2: name done, value open */
 	http_buf body;
-	char *resp;       /* the answer's bytes, once answered */
+	size_t clen;      /* Content-Length (has_clen) */
+	int has_clen;
+	rt_buf *borrow;   /* the body lies whole, aligned, in this runtime buffer (no copy): bbody */
+	const uint8_t *bbody;
+	char *resp;       /* the answer's bytes, once answered (inside rb when rb is set) */
 	size_t resp_len;
+	rt_buf *rb;       /* a big answer: handed to the runtime by reference, not copied */
 	int resp_borrowed; /* resp is the caller's (sent before http_respond returns): not freed */
 	int answered, close_after, keep_alive, http10, is_head;
 	int linger;       /* an error answer: linger after it, then close */
@@ -61,6 +66,7 @@ struct hconn {
 	int closing;      /* rt_stream_close called; waiting for on_close */
 	int lingering;    /* error answered; dropping input until the peer closes or TM_LINGER */
 	int in_process;
+	rt_buf *rd_buf;   /* inside srv_on_read: the runtime buffer of the bytes parsed */
 };
 
 struct http_server {

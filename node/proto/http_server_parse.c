@@ -51,11 +51,17 @@ static int req_finalize(hconn *c, hreq *q)
 	}
 	q->pub.path = *path ? path : "/";
 	q->pub.method = llhttp_method_name((llhttp_method_t)p->method);
-	if (!q->body.p && http_buf_reserve(&q->body, 7))
-		return RT_ENOMEM;
-	q->body.p[q->body.len] = '\0';
-	q->pub.body = (const uint8_t *)q->body.p; /* malloc'd: aligned for any type */
-	q->pub.body_len = q->body.len;
+	if (q->borrow) {
+		/* NUL-terminated (the rt_buf's end) and 8-byte aligned: checked in on_body */
+		q->pub.body = q->bbody;
+		q->pub.body_len = q->clen;
+	} else {
+		if (!q->body.p && http_buf_reserve(&q->body, 7))
+			return RT_ENOMEM;
+		q->body.p[q->body.len] = '\0';
+		q->pub.body = (const uint8_t *)q->body.p; /* malloc'd: aligned for any type */
+		q->pub.body_len = q->body.len;
+	}
 	q->pub.peer_ip = q->peer_ip;
 	q->pub.peer_port = rt_stream_peer_port(c->stream);
 	q->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
@@ -193,8 +199,8 @@ static int on_headers_complete(llhttp_t *p)
 		/* refuse before reading a byte of the body */
 		if (p->content_length > c->srv->cfg.max_body_bytes)
 			return stop_parse(c, 413, "request body too large");
-		if (http_buf_reserve(&q->body, (size_t)p->content_length))
-			return stop_parse(c, 500, "out of memory");
+		q->clen = (size_t)p->content_length;
+		q->has_clen = 1;
 	}
 	/* A client that waits for "100 Continue" before its body (curl does past 1 KiB) gets it
 	 * now, unless earlier answers are still owed on the connection. */
@@ -210,6 +216,19 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	hreq *q = c->cur;
 	if (len > c->srv->cfg.max_body_bytes - q->body.len) /* chunked bodies end up here */
 		return stop_parse(c, 413, "request body too large");
+	/* The whole body in this read, at the very end of a runtime buffer (a NUL follows) and
+	 * 8-byte aligned: keep a reference instead of a copy. */
+	const uint8_t *b = (const uint8_t *)at;
+	if (q->has_clen && len == q->clen && !q->body.len && !q->borrow && c->rd_buf &&
+	    b >= c->rd_buf->data && b + len == c->rd_buf->data + c->rd_buf->len &&
+	    (uintptr_t)b % 8 == 0) {
+		q->borrow = rt_buf_ref(c->rd_buf);
+		q->bbody = b;
+		return 0;
+	}
+	/* one allocation for a model-sized body */
+	if (q->has_clen && !q->body.cap && http_buf_reserve(&q->body, q->clen))
+		return stop_parse(c, 500, "out of memory");
 	if (http_buf_add(&q->body, at, len))
 		return stop_parse(c, 500, "out of memory");
 	return 0;

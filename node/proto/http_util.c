@@ -202,9 +202,9 @@ int http_buf_response(http_buf *b, int status, const char *content_type, const v
 	b->p[b->len] = '\0';
 	return 0;
 }
-int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *method,
-		     const char *path, const char *content_type, const void *body, size_t body_len,
-		     const char *extra)
+int http_buf_request_head(http_buf *b, const char *ip, uint16_t port, const char *method,
+			  const char *path, const char *content_type, size_t body_len,
+			  const char *extra)
 {
 	int rc = http_buf_addf(b, "%s %s HTTP/1.1\r\nHost: %s:%u\r\n", method, path, ip, port);
 	if (!rc && content_type)
@@ -215,6 +215,14 @@ int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *met
 		rc = http_buf_add_extra(b, extra);
 	if (!rc)
 		rc = http_buf_adds(b, "\r\n");
+	return rc;
+}
+
+int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *method,
+		     const char *path, const char *content_type, const void *body, size_t body_len,
+		     const char *extra)
+{
+	int rc = http_buf_request_head(b, ip, port, method, path, content_type, body_len, extra);
 	if (!rc)
 		rc = http_buf_add(b, body, body_len);
 	return rc;

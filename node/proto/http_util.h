@@ -53,8 +53,12 @@ size_t http_response_format(char *out, size_t cap, int status, const char *conte
 			    const void *body, size_t body_len, const char *extra,
 			    const char *connection, int omit_body);
 
-/* A whole request with Host, Content-Type when given, Content-Length (left out only for a
- * GET or HEAD without a body), extra lines, then the body. */
+/* A request's head: Host, Content-Type when given, Content-Length (left out only for a GET or
+ * HEAD without a body), extra lines, the blank line. */
+int http_buf_request_head(http_buf *b, const char *ip, uint16_t port, const char *method,
+			  const char *path, const char *content_type, size_t body_len,
+			  const char *extra);
+/* The head, then the body. */
 int http_buf_request(http_buf *b, const char *ip, uint16_t port, const char *method,
 		     const char *path, const char *content_type, const void *body, size_t body_len,
 		     const char *extra);

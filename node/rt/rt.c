@@ -5,6 +5,7 @@
 #include "rt_impl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -107,6 +108,49 @@ int rt_stream_write(rt_stream *s, const void *buf, size_t len, rt_write_cb cb, v
 		return RT_EINVAL;
 	return s->host->ops->stream_write(s, buf, len, cb, cb_data);
 }
+int rt_stream_write_buf(rt_stream *s, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
+			void *cb_data)
+{
+	if (!s || !b || off > b->len || len > b->len - off)
+		return RT_EINVAL;
+	if (s->host->ops->stream_write_buf)
+		return s->host->ops->stream_write_buf(s, b, off, len, cb, cb_data);
+	return s->host->ops->stream_write(s, b->data + off, len, cb, cb_data);
+}
+
+rt_buf *rt_stream_read_buf(rt_stream *s, const uint8_t *buf)
+{
+	if (!s || !buf || !s->host->ops->stream_read_buf)
+		return NULL;
+	return s->host->ops->stream_read_buf(s, buf);
+}
+
+rt_buf *rt_buf_new(size_t len)
+{
+	if (len > SIZE_MAX - sizeof(rt_buf) - 1)
+		return NULL;
+	rt_buf *b = malloc(sizeof *b + len + 1);
+	if (!b)
+		return NULL;
+	b->refs = 1;
+	b->len = len;
+	b->data[len] = 0;
+	return b;
+}
+
+rt_buf *rt_buf_ref(rt_buf *b)
+{
+	if (b)
+		b->refs++;
+	return b;
+}
+
+void rt_buf_unref(rt_buf *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
 size_t rt_stream_queued(const rt_stream *s) { return s->host->ops->stream_queued(s); }
 void rt_stream_close(rt_stream *s)
 {

@@ -137,6 +137,29 @@ void rt_stream_set_cbs(rt_stream *s, const rt_stream_cbs *cbs, void *data);
  */
 typedef void (*rt_write_cb)(rt_stream *s, int status, void *data);
 int rt_stream_write(rt_stream *s, const void *buf, size_t len, rt_write_cb cb, void *cb_data);
+/*
+ * Reference-counted immutable bytes, for payloads too big to copy per hop (a 247 KB model).
+ * rt_buf_new gives one reference and len writable bytes followed by a NUL (data[len] == 0); fill
+ * them before the first rt_stream_write_buf and never change them after. A buffer is not thread
+ * safe: one loop (one rt backend instance) at a time.
+ */
+typedef struct rt_buf {
+	size_t refs;
+	size_t len;
+	uint8_t data[];
+} rt_buf;
+rt_buf *rt_buf_new(size_t len);
+rt_buf *rt_buf_ref(rt_buf *b);
+void rt_buf_unref(rt_buf *b); /* NULL is fine */
+/* As rt_stream_write of b->data[off, off + len), but without the copy where the backend can (the
+ * simulator hands the reference along to the receiver): takes a reference of its own, the caller
+ * keeps (and drops) the one it holds. */
+int rt_stream_write_buf(rt_stream *s, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
+			void *cb_data);
+/* Inside on_read: the buffer that holds the bytes just delivered, when the backend has them in
+ * one (the simulator does; libuv does not: NULL). Borrowed; rt_buf_ref it to keep the bytes past
+ * the callback. buf must be the on_read's buf. */
+rt_buf *rt_stream_read_buf(rt_stream *s, const uint8_t *buf);
 /* Bytes queued and not yet handed to the network (for back-pressure). */
 size_t rt_stream_queued(const rt_stream *s);
 

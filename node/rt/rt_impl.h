@@ -29,6 +29,12 @@ typedef struct rt_ops {
 	int (*connect)(rt_host *h, const char *ip, uint16_t port, uint64_t timeout_ms,
 		       const rt_stream_cbs *cbs, void *data, rt_stream **out);
 	int (*stream_write)(rt_stream *s, const void *buf, size_t len, rt_write_cb cb, void *cb_data);
+	/* Optional (NULL: rt.c copies through stream_write): write b->data[off, off + len), taking
+	 * a reference of b when the backend keeps it. */
+	int (*stream_write_buf)(rt_stream *s, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
+				void *cb_data);
+	/* Optional (NULL: never): the rt_buf under the bytes on_read is delivering. */
+	rt_buf *(*stream_read_buf)(rt_stream *s, const uint8_t *buf);
 	size_t (*stream_queued)(const rt_stream *s);
 	void (*stream_close)(rt_stream *s);
 	void (*stream_reset)(rt_stream *s);

@@ -6,6 +6,12 @@
  * Validity keeps, per iteration, the reference FedAvg of the uploads the fleet saw accepted, in
  * double precision; when a server's committed model for N differs from its model for N-1 (the
  * iteration succeeded), it must match the reference within float tolerance.
+ *
+ * Validity costs O(1) per accepted upload on big models: the reference is summed over a fixed
+ * sample of INV_SAMPLE coordinates (one drawn in each of INV_SAMPLE equal slices of the model),
+ * and in full only for the iterations a hash of the iteration number picks (one in
+ * INV_FULL_EVERY), so an error in any coordinate is still caught on those. Models up to
+ * 4 * INV_SAMPLE floats are always summed in full.
  */
 #include "invariants.h"
 
@@ -18,13 +24,16 @@
 #include <string.h>
 
 #define MAX_ITERS 4096
+#define INV_SAMPLE 1024
+#define INV_FULL_EVERY 8
 
 /* An accepted answer may still be on its way to the device when the model commits: validity is
  * judged only this long after the model was first seen (the fleet's request timeout is 30 s). */
 #define VALIDITY_DELAY_NS (31ULL * 1000000000ULL)
 
 typedef struct ref_sum {
-	double *acc; /* sum of w * data_size, lazily allocated */
+	double *acc; /* sum of w * data_size (every coordinate, or the sample), lazily allocated */
+	int full;    /* acc covers every coordinate */
 	uint64_t first_seen_ns; /* when a committed model for the iteration was first polled */
 	double weight;
 	long uploads;
@@ -45,11 +54,26 @@ struct inv {
 	uint64_t last_success_ns; /* when iterations_ok last grew */
 	uint64_t last_ok;
 	uint64_t validity_checks, agreement_checks;
+	size_t *sample;        /* INV_SAMPLE coordinates, ascending; NULL: the model is small */
 	int64_t validity_from; /* iterations below are judged */
 	int64_t max_seen;      /* highest committed iteration seen */
 	uint64_t polls;
 };
 
+
+/* splitmix64's finaliser: the sample and the full-check schedule, the same in every run. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static int full_iteration(const inv *v, int64_t it)
+{
+	return !v->sample || mix64((uint64_t)it ^ 0x5eed) % INV_FULL_EVERY == 0;
+}
 
 int inv_new(const inv_config *cfg, recorder *rec, inv **out)
 {
@@ -58,7 +82,19 @@ int inv_new(const inv_config *cfg, recorder *rec, inv **out)
 		return RT_ENOMEM;
 	v->cfg = *cfg;
 	membership_init(&v->members, cfg->node_timeout_ns, cfg->heartbeat_ns, 0);
+	size_t n = cfg->model_floats;
+	if (n > 4 * INV_SAMPLE) {
+		if (!(v->sample = malloc(INV_SAMPLE * sizeof *v->sample))) {
+			free(v);
+			return RT_ENOMEM;
+		}
+		for (size_t k = 0; k < INV_SAMPLE; k++) {
+			size_t lo = k * n / INV_SAMPLE, hi = (k + 1) * n / INV_SAMPLE;
+			v->sample[k] = lo + (size_t)(mix64(k + 1) % (hi - lo));
+		}
+	}
 	if (violations_init(&v->vio, rec)) {
+		free(v->sample);
 		free(v);
 		return RT_ENOMEM;
 	}
@@ -75,6 +111,7 @@ void inv_free(inv *v)
 		free(v->ref[i].model);
 	}
 	violations_free(&v->vio);
+	free(v->sample);
 	free(v);
 }
 
@@ -83,10 +120,18 @@ void inv_update_accepted(inv *v, int64_t it, double ds, const float *w, size_t n
 	if (it < 0 || it >= MAX_ITERS || n != v->cfg.model_floats)
 		return;
 	ref_sum *r = &v->ref[it];
-	if (!r->acc && !(r->acc = calloc(n, sizeof(double))))
-		return;
-	for (size_t i = 0; i < n; i++)
-		r->acc[i] += (double)w[i] * ds;
+	if (!r->acc) {
+		r->full = full_iteration(v, it);
+		if (!(r->acc = calloc(r->full ? n : INV_SAMPLE, sizeof(double))))
+			return;
+	}
+	if (r->full) {
+		for (size_t i = 0; i < n; i++)
+			r->acc[i] += (double)w[i] * ds;
+	} else {
+		for (size_t k = 0; k < INV_SAMPLE; k++)
+			r->acc[k] += (double)w[v->sample[k]] * ds;
+	}
 	r->weight += ds;
 	r->uploads++;
 }
@@ -110,16 +155,19 @@ static void judge_validity(inv *v, uint64_t now_ns, int64_t it)
 		double worst = 0;
 		size_t at = 0;
 		v->validity_checks++;
-		for (size_t i = 0; i < n; i++) {
-			double ref = r->acc[i] / r->weight;
+		size_t m = r->full ? n : INV_SAMPLE;
+		for (size_t k = 0; k < m; k++) {
+			size_t i = r->full ? k : v->sample[k];
+			double ref = r->acc[k] / r->weight;
 			double d = fabs((double)r->model[i] - ref) / (fabs(ref) + 1e-3);
 			if (d > worst)
-				worst = d, at = i;
+				worst = d, at = k;
 		}
+		size_t i = r->full ? at : v->sample[at];
 		if (worst > 1e-3)
 			violations_add(&v->vio, now_ns, "validity", r->server, "", "iteration %lld: model[%zu]=%g but the "
 				"FedAvg of the %ld accepted updates gives %g (relative error %.2g)", (long long)it,
-				at, (double)r->model[at], r->uploads, r->acc[at] / r->weight, worst);
+				i, (double)r->model[i], r->uploads, r->acc[at] / r->weight, worst);
 	}
 	free(r->model);
 	r->model = NULL;
@@ -227,13 +275,17 @@ void inv_check(inv *v, uint64_t now_ns, cluster *c)
 		if (st.iteration > s->last_iteration)
 			s->last_iteration = st.iteration;
 		/* agreement, durability and validity over the models this server still stores */
-		/* The server keeps each model's hash; every 10th poll (once a virtual second) the bytes
-		 * are hashed again, so a model changed behind its hash is caught too (durability). */
-		int rehash = v->polls % 10 == 0;
+		/* The server keeps each model's hash; the bytes of one (server, stored model) pair
+		 * per poll are hashed again, in rotation, so a model changed behind its hash is caught
+		 * too (durability) within nservers * 9 polls — O(1) hashes per poll, not 9 * nservers
+		 * every 10th poll. */
+		size_t slots = (size_t)c->nservers * 9;
 		for (int64_t it = st.last_committed - 8; it <= st.last_committed; it++) {
 			size_t n = 0;
 			uint64_t h = 0;
 			const float *w = it >= 0 ? srv_get_model(s->node, it, &n, &h) : NULL;
+			size_t slot = (size_t)i * 9 + (size_t)(it - (st.last_committed - 8));
+			int rehash = slots && slot == v->polls % slots;
 			if (w)
 				seen_model(v, now_ns, s->name, it, w, n,
 					   rehash || it < 0 || it >= MAX_ITERS || !v->hash[it] ? model_hash(w, n) : h);

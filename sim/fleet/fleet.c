@@ -69,14 +69,9 @@ static int grow(fleet *f, long n)
 		f->nchunks++;
 		f->cap += FLEET_CHUNK;
 	}
-	if (f->heap_cap < (size_t)n) {
-		/* every live device fits in the heap, so wake_in never has to allocate */
-		uint32_t *h = realloc(f->heap, (size_t)n * sizeof *h);
-		if (!h)
-			return FLEET_ENOMEM;
-		f->heap = h;
-		f->heap_cap = (size_t)n;
-	}
+	/* every live device fits in the heap, so wake_in never has to allocate */
+	if (f->heap_cap < (size_t)n && fleet_wake_reserve(f, (size_t)n))
+		return FLEET_ENOMEM;
 	return 0;
 }
 
@@ -163,8 +158,16 @@ int fleet_new(rt_host *h, const fleet_config *cfg, fleet **out)
 	}
 	http_client_config hc = {.max_idle_per_dest = 64};
 	f->scratch = malloc(cfg->model->total * sizeof(float));
+	f->synth_dir = malloc(cfg->model->total * sizeof(float));
 	f->timer = rt_timer_new(h, on_timer, f);
-	if (!f->scratch || !f->timer || http_client_new(h, &hc, &f->http) ||
+	if (f->synth_dir) {
+		/* weights in +-0.01, as the per-weight draws of earlier versions */
+		rt_rng r;
+		rt_rng_seed(&r, rt_seed_derive_u64(f->cfg.seed, 0x5d1c));
+		for (size_t i = 0; i < cfg->model->total; i++)
+			f->synth_dir[i] = (float)(rt_rng_double(&r) * 2.0 - 1.0) * 0.01f;
+	}
+	if (!f->scratch || !f->synth_dir || !f->timer || http_client_new(h, &hc, &f->http) ||
 	    fleet_resize(f, cfg->devices)) {
 		fleet_destroy(f);
 		return FLEET_ENOMEM;
@@ -192,8 +195,10 @@ void fleet_destroy(fleet *f)
 		free(f->chunks[c]);
 	free(f->chunks);
 	free(f->heap);
+	free(f->hkey);
 	free(f->servers);
 	free(f->scratch);
+	free(f->synth_dir);
 	free(f->tq);
 	free(f->jobs);
 	free(f);
@@ -241,7 +246,7 @@ void fleet_get_stats(const fleet *f, fleet_stats *st)
 	st->training = training;
 	st->online = online;
 	size_t bytes = sizeof *f + f->nchunks * (FLEET_CHUNK * sizeof(device) + sizeof(device *)) +
-		       f->heap_cap * sizeof(uint32_t) + f->nservers * sizeof(fleet_server) +
+		       f->heap_cap * (sizeof(uint32_t) + sizeof(uint64_t)) + f->nservers * sizeof(fleet_server) +
 		       f->cfg.model->total * sizeof(float);
 	st->bytes_per_device = f->n ? bytes / (size_t)f->n : 0;
 }

@@ -14,6 +14,7 @@
 #include "fleet_int.h"
 
 #include "../../node/proto/envelope.h"
+#include "../../node/proto/http_util.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -68,14 +69,62 @@ static uint64_t transfer_ns(const device *d, size_t bytes)
 	return (uint64_t)((double)bytes * 8.0 / ((double)d->bw_kbps * 1000.0) * 1e9);
 }
 
-/* The synthetic pseudo-update of (seed, device, iteration) into out. */
-static void synthetic_update(const fleet *f, const device *d, float *out, size_t n)
+/*
+ * The synthetic pseudo-update of (seed, device, iteration) into out: the fleet's shared seeded
+ * direction (fleet.c) times a seeded scale in [0.5, 1.5). O(1) draws per device instead of one per
+ * weight, and the FedAvg of such uploads is the direction times the weighted mean of the scales:
+ * every accepted upload still moves the result, so a lost or double-counted one shows.
+ */
+static float synthetic_scale(const fleet *f, const device *d)
 {
 	rt_rng r;
 	rt_rng_seed(&r, rt_seed_derive_u64(rt_seed_derive_u64(f->cfg.seed, d->index),
 					   (uint64_t)d->iteration));
+	return (float)(0.5 + rt_rng_double(&r));
+}
+
+static void synthetic_update(const fleet *f, const device *d, float *out, size_t n)
+{
+	float c = synthetic_scale(f, d);
+	const float *dir = f->synth_dir;
 	for (size_t i = 0; i < n; i++)
-		out[i] = (float)(rt_rng_double(&r) * 2.0 - 1.0) * 0.01f;
+		out[i] = dir[i] * c;
+}
+
+/* The body of a request, written straight into the HTTP client's buffer: the envelope's head,
+ * then the tensors (copied, or for a synthetic upload computed in place: one pass in all). */
+typedef struct body_fill {
+	const uint8_t *head;
+	size_t head_len;
+	const env_tensor *t;
+	size_t nt;
+	float scale; /* > 0: t[] is the synthetic direction, to be scaled */
+} body_fill;
+
+static int fill_body(uint8_t *dst, size_t len, void *data)
+{
+	const body_fill *b = data;
+	memcpy(dst, b->head, b->head_len);
+	uint8_t *p = dst + b->head_len;
+	for (size_t i = 0; i < b->nt; i++) {
+		size_t n = b->t[i].count;
+		if (b->scale > 0) {
+			/* p need not be float-aligned in the request buffer: scale a block at a
+			 * time on the stack (vectorised), then copy it out */
+			float tmp[1024];
+			const float *src = b->t[i].data;
+			for (size_t k = 0; k < n; k += 1024) {
+				size_t m = n - k < 1024 ? n - k : 1024;
+				for (size_t j = 0; j < m; j++)
+					tmp[j] = src[k + j] * b->scale;
+				memcpy(p + k * sizeof(float), tmp, m * sizeof(float));
+			}
+		} else if (n) {
+			memcpy(p, b->t[i].data, n * sizeof(float));
+		}
+		p += n * sizeof(float);
+	}
+	return p == dst + len ? 0 : RT_EINVAL;
 }
 
 /* Train every queued device in one train_batch call. */
@@ -95,6 +144,63 @@ static void train_flush(fleet *f)
 		dev_at(f, f->jobs[i].device)->loss = f->jobs[i].rc ? 0 : f->jobs[i].loss;
 }
 
+/* The feature_map of envelope_encode for the model's tensors, back to back. */
+static void jw_fmap(http_jw *w, const model_def *m)
+{
+	http_jw_key(w, "feature_map");
+	http_jw_ch(w, '[');
+	size_t off = 0;
+	for (size_t i = 0; i < m->ntensors; i++) {
+		if (i)
+			http_jw_ch(w, ',');
+		w->first = 1;
+		http_jw_ch(w, '{');
+		http_jw_kstr(w, "name", m->tensors[i].name);
+		http_jw_knum(w, "offset", (double)off);
+		http_jw_knum(w, "count", (double)m->tensors[i].count);
+		http_jw_ch(w, '}');
+		off += m->tensors[i].count;
+	}
+	http_jw_ch(w, ']');
+	w->first = 0;
+}
+
+/*
+ * A request's envelope head (length prefix, JSON header padded to 4 bytes), written with http_jw
+ * (http_util.h): byte for byte what envelope_encode_head makes of the same cJSON object, without
+ * building, duplicating and printing a tree per request. Returns the head length, 0 when out of
+ * memory; the text is w->p.
+ */
+static size_t env_head(fleet *f, device *d, fleet_round round, http_jw *w)
+{
+	char fl_id[32], ts[32];
+	snprintf(fl_id, sizeof fl_id, "device-%" PRIu32, d->index);
+	snprintf(ts, sizeof ts, "%" PRId64, dev_wall_ms(f, d));
+	http_jw_init(w, 4);
+	http_jw_kstr(w, "fl_name", f->cfg.fl_name);
+	http_jw_kstr(w, "fl_id", fl_id);
+	http_jw_kstr(w, "timestamp", ts);
+	if (round == FLEET_START)
+		http_jw_knum(w, "data_size", (double)d->data_size);
+	else
+		http_jw_knum(w, "iteration", (double)d->iteration);
+	if (round == FLEET_UPDATE) {
+		http_jw_knum(w, "upload_loss", d->loss);
+		if (f->cfg.model->ntensors)
+			jw_fmap(w, f->cfg.model);
+	}
+	http_jw_ch(w, '}');
+	size_t jlen = w->len - 4, hlen = (jlen + 3) & ~(size_t)3;
+	char *pad = http_jw_room(w, hlen - jlen);
+	if (!pad || w->err || hlen > UINT32_MAX)
+		return 0;
+	memset(pad, ' ', hlen - jlen);
+	w->len = 4 + hlen;
+	for (int i = 0; i < 4; i++)
+		w->p[i] = (char)((hlen >> (8 * i)) & 0xff);
+	return w->len;
+}
+
 static void send_round(fleet *f, device *d, fleet_round round)
 {
 	int s = pick_server(f, d);
@@ -103,44 +209,31 @@ static void send_round(fleet *f, device *d, fleet_round round)
 		return;
 	}
 	const model_def *m = f->cfg.model;
-	cJSON *hdr = cJSON_CreateObject();
-	char fl_id[32], ts[32];
-	snprintf(fl_id, sizeof fl_id, "device-%" PRIu32, d->index);
-	snprintf(ts, sizeof ts, "%" PRId64, dev_wall_ms(f, d));
-	int bad = !hdr || !cJSON_AddStringToObject(hdr, "fl_name", f->cfg.fl_name) ||
-		  !cJSON_AddStringToObject(hdr, "fl_id", fl_id) ||
-		  !cJSON_AddStringToObject(hdr, "timestamp", ts);
-	if (round == FLEET_START)
-		bad = bad || !cJSON_AddNumberToObject(hdr, "data_size", (double)d->data_size);
-	else
-		bad = bad || !cJSON_AddNumberToObject(hdr, "iteration", (double)d->iteration);
 	env_tensor tensors[MODEL_MAX_TENSORS];
 	size_t nt = 0;
 	if (round == FLEET_UPDATE && d->queued)
 		train_flush(f);
-	if (round == FLEET_UPDATE && !bad) {
+	float scale = 0;
+	size_t len = 0;
+	if (round == FLEET_UPDATE) {
 		const float *w = d->weights;
 		if (!w) {
-			synthetic_update(f, d, f->scratch, m->total);
-			w = f->scratch;
-			/* the validity invariant needs what was accepted: keep it until the answer */
-			if (f->cfg.obs.on_update_accepted) {
-				d->weights = malloc(m->total * sizeof(float));
-				if (d->weights)
-					memcpy(d->weights, w, m->total * sizeof(float));
-			}
+			/* synthetic: scaled in place by fill_body; regenerated for the observer when
+			 * the answer comes, so nothing is kept meanwhile */
+			w = f->synth_dir;
+			scale = synthetic_scale(f, d);
 		}
-		for (size_t i = 0; i < m->ntensors; i++)
+		for (size_t i = 0; i < m->ntensors; i++) {
 			tensors[nt++] = (env_tensor){m->tensors[i].name, w + m->tensors[i].offset,
 						     m->tensors[i].count};
-		bad = !cJSON_AddNumberToObject(hdr, "upload_loss", d->loss);
+			len += m->tensors[i].count * sizeof(float);
+		}
 	}
-	uint8_t *body = NULL;
-	size_t len = 0;
-	int rc = bad ? ENV_ENOMEM : envelope_encode(hdr, tensors, nt, &body, &len);
-	cJSON_Delete(hdr);
-	if (rc || len > UINT32_MAX) {
-		free(body);
+	http_jw hw;
+	size_t head_len = env_head(f, d, round, &hw);
+	len += head_len;
+	if (!head_len || len > UINT32_MAX) {
+		http_jw_free(&hw);
 		d->failures++;
 		fleet_wake_in(f, d, backoff_ns(d));
 		return;
@@ -154,10 +247,11 @@ static void send_round(fleet *f, device *d, fleet_round round)
 	d->req_sid = f->servers[s].id;
 	f->st.requests[round]++;
 	f->st.in_request++;
-	rc = http_client_request(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
-				 "application/octet-stream", body, len, NULL, f->cfg.request_timeout_ms,
-				 on_response, d);
-	free(body);
+	body_fill bf = {(const uint8_t *)hw.p, head_len, tensors, nt, scale};
+	int rc = http_client_request_fill(f->http, f->servers[s].ip, f->servers[s].port, "POST", path,
+					  "application/octet-stream", len, fill_body, &bf, NULL,
+					  f->cfg.request_timeout_ms, on_response, d);
+	http_jw_free(&hw);
 	if (rc) {
 		/* a bad address in the server list, or out of memory: try another one later */
 		d->busy = 0;
@@ -335,7 +429,7 @@ static void handle_start_ok(fleet *f, device *d, const cJSON *hdr, const env_ten
 }
 
 static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
-		      const env_tensor *t, size_t nt)
+		      const env_tensor *t, size_t nt, const float *sent)
 {
 	const model_def *m = f->cfg.model;
 	d->failures = 0;
@@ -350,8 +444,8 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 	case FLEET_UPDATE:
 		f->st.updates_accepted++;
 		if (f->cfg.obs.on_update_accepted) {
-			const float *w = d->weights;
-			if (!w) { /* could not keep a copy: regenerate the synthetic upload */
+			const float *w = d->weights ? d->weights : sent;
+			if (!w) { /* synthetic: regenerate the upload */
 				synthetic_update(f, d, f->scratch, m->total);
 				w = f->scratch;
 			}
@@ -381,6 +475,17 @@ static void handle_ok(fleet *f, device *d, fleet_round round, const cJSON *hdr,
 	}
 }
 
+/* The tensors of the upload as sent: the last model-sized part of the request body (the
+ * envelope puts them there, 4-byte aligned since the body is 8-byte aligned). NULL if absent. */
+static const float *sent_floats(const fleet *f, const http_response *resp)
+{
+	size_t bytes = f->cfg.model->total * sizeof(float);
+	if (!resp || !resp->req_body || resp->req_body_len < bytes ||
+	    (uintptr_t)(resp->req_body + resp->req_body_len - bytes) % sizeof(float))
+		return NULL;
+	return (const float *)(const void *)(resp->req_body + resp->req_body_len - bytes);
+}
+
 static void on_response(int err, const http_response *resp, void *data)
 {
 	device *d = data;
@@ -404,7 +509,7 @@ static void on_response(int err, const http_response *resp, void *data)
 		if (round == FLEET_UPDATE && !err && resp->status == 200 && f->cfg.obs.on_update_accepted &&
 		    !envelope_decode(resp->body, resp->body_len, &h, NULL, NULL) &&
 		    json_i64(h, "retcode", 500) == 200) {
-			const float *w = d->weights;
+			const float *w = d->weights ? d->weights : sent_floats(f, resp);
 			if (!w) {
 				synthetic_update(f, d, f->scratch, f->cfg.model->total);
 				w = f->scratch;
@@ -424,7 +529,7 @@ static void on_response(int err, const http_response *resp, void *data)
 	if (!err) {
 		f->st.bytes_in += resp->body_len;
 		f->st.bytes_out += d->req_bytes;
-		if (resp->status != 200 || envelope_decode(resp->body, resp->body_len, &hdr, &t, &nt)) {
+		if (resp->status != 200 || envelope_decode_lean(resp->body, resp->body_len, &hdr, &t, &nt)) {
 			retcode = 0; /* gate text or an HTTP error */
 		} else {
 			const cJSON *rc = cJSON_GetObjectItemCaseSensitive(hdr, "retcode");
@@ -445,7 +550,7 @@ static void on_response(int err, const http_response *resp, void *data)
 		f->cfg.obs.on_request(f->cfg.obs.ctx, round, d->req_sid, retcode, lat, d->req_bytes,
 				      err ? 0 : resp->body_len);
 	if (retcode == 200)
-		handle_ok(f, d, round, hdr, t, nt);
+		handle_ok(f, d, round, hdr, t, nt, round == FLEET_UPDATE ? sent_floats(f, resp) : NULL);
 	else
 		handle_failure(f, d, round, retcode, hdr);
 	free(t);

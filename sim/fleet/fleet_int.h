@@ -61,11 +61,13 @@ struct fleet {
 	long n;   /* live devices: indices [0, n) */
 	long cap; /* devices allocated (chunks * FLEET_CHUNK) */
 	uint32_t *heap; /* device indices */
+	uint64_t *hkey; /* their wake times (heap[i]'s in hkey[i]) */
 	size_t heap_len, heap_cap;
 	fleet_server *servers;
 	size_t nservers;
 	fleet_stats st;
 	float *scratch; /* model-sized buffer for synthetic uploads and served models */
+	float *synth_dir; /* synthetic training: the seeded direction every upload is a multiple of */
 	fleet_train_job *tq; /* trainings waiting for a train_batch call (weights not owned) */
 	size_t tq_len;
 	uint64_t t0_ns; /* when the fleet started (session times count from it) */
@@ -88,6 +90,9 @@ void fleet_wake_remove(fleet *f, device *d);
 device *fleet_wake_next_due(fleet *f, uint64_t now_ns);
 /* fleet_wake.c: (re)arm the fleet's one timer for the earliest wake-up. */
 void fleet_wake_arm(fleet *f);
+/* fleet_wake.c: room for `cap` devices in the heap (its indices and wake times). 0 or
+ * FLEET_ENOMEM (then heap_cap is unchanged). */
+int fleet_wake_reserve(fleet *f, size_t cap);
 /* fleet_wake.c: a fresh online session's end for the device, from now (or from `from_ns`). */
 uint32_t fleet_session_end(fleet *f, device *d, uint64_t from_ns);
 /* fleet_wake.c: the length of an offline spell, in ns (keeps the online share at online_fraction). */

@@ -32,6 +32,13 @@ enum sim_ev_kind {
 
 struct sim_host;
 struct sim_timer;
+struct sim_ev;
+
+/* A heap entry carries its event's key, so sifting compares without touching the events. */
+typedef struct sim_hent {
+	uint64_t at, seq;
+	struct sim_ev *ev;
+} sim_hent;
 struct sim_stream;
 struct sim_listener;
 
@@ -42,6 +49,7 @@ typedef struct sim_ev {
 	struct sim_host *host;   /* whose code the event runs (NULL: engine level) */
 	struct sim_ev *next;     /* a paused host's deferred FIFO; the free list */
 	struct sim_ev *wnext;    /* a stream's FIFO of pending write completions */
+	size_t hpos;             /* index in the heap while in_heap */
 	uint8_t kind;
 	uint8_t dead;
 	uint8_t in_heap;
@@ -50,7 +58,8 @@ typedef struct sim_ev {
 	struct sim_stream *st;   /* target stream (holds a reference) */
 	struct sim_stream *from; /* DATA: the writer (holds a reference) */
 	struct sim_listener *lis; /* ACCEPT (holds a reference) */
-	uint8_t *buf;            /* DATA: owned bytes */
+	rt_buf *rb;              /* DATA: the bytes (holds a reference; shared by a write's chunks) */
+	const uint8_t *buf;      /* DATA: this chunk's first byte, inside rb */
 	size_t len;              /* DATA, WDONE: byte count */
 	rt_write_cb wcb;
 	void *wdata;
@@ -135,15 +144,17 @@ struct rt_sim {
 	uint64_t seq;
 	uint64_t low_seq;
 	uint64_t live; /* live events in the heap */
-	sim_ev **heap;
+	sim_hent *heap;
 	size_t heap_len, heap_cap;
 	sim_ev *free_evs;
+	sim_ev *grave; /* killed events taken out of the heap, freed before the next event runs */
 	struct sim_host **hosts; /* creation order */
 	size_t nhosts, cap_hosts;
 	struct sim_listener *lis_head, *lis_tail;
 	rt_sim_link_fn link;
 	void *link_ctx;
 	uint64_t default_latency_ns;
+	const sim_ev *reading; /* the DATA event whose on_read runs (rt_stream_read_buf) */
 	rt_sim_trace_fn trace;
 	void *trace_ctx;
 	uint64_t trace_hash;
@@ -190,6 +201,9 @@ uint16_t sim_listener_port(const rt_listener *l);
 int sim_connect(rt_host *h, const char *ip, uint16_t port, uint64_t timeout_ms,
 		const rt_stream_cbs *cbs, void *data, rt_stream **out);
 int sim_stream_write(rt_stream *st, const void *buf, size_t len, rt_write_cb cb, void *cb_data);
+rt_buf *sim_stream_read_buf(rt_stream *st, const uint8_t *buf);
+int sim_stream_write_buf(rt_stream *st, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
+			 void *cb_data);
 size_t sim_stream_queued(const rt_stream *st);
 void sim_stream_close(rt_stream *st);
 void sim_stream_reset(rt_stream *st);

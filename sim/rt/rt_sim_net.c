@@ -444,13 +444,12 @@ static const char *timeout_run(rt_sim *s, sim_ev *ev)
 
 /* ---- data ---- */
 
-int sim_stream_write(rt_stream *pst, const void *buf, size_t len, rt_write_cb cb, void *cb_data)
+/* Send rb->data[off, off + len): the chunks hold references to rb, nothing is copied. */
+static int stream_send(struct sim_stream *st, rt_buf *rb, size_t off, size_t len, rt_write_cb cb,
+		       void *cb_data)
 {
-	struct sim_stream *st = stream_of(pst);
 	struct sim_host *h = stream_host(st);
 	rt_sim *s = h->sim;
-	if (!sim_host_alive(h) || st->released || st->closing || !st->owned || !st->connected)
-		return RT_ECLOSED;
 	rt_sim_verdict v;
 	sim_link(s, h, st->peer_host, len, &v);
 	sim_ev *done = sim_ev_new(s, SIM_EV_WDONE, h);
@@ -469,14 +468,10 @@ int sim_stream_write(rt_stream *pst, const void *buf, size_t len, rt_write_cb cb
 		n = 0;
 	/* Build every chunk first (chained through ->next) so ENOMEM sends nothing. */
 	sim_ev *head = NULL, **tail = &head;
-	size_t off = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		size_t clen = (size_t)(len / n + (i < len % n ? 1 : 0));
 		sim_ev *c = sim_ev_new(s, SIM_EV_DATA, st->peer_host);
-		uint8_t *copy = c ? malloc(clen) : NULL;
-		if (!copy) {
-			if (c)
-				sim_ev_free(s, c);
+		if (!c) {
 			while (head) {
 				sim_ev *next = head->next;
 				sim_ev_free(s, head);
@@ -485,9 +480,9 @@ int sim_stream_write(rt_stream *pst, const void *buf, size_t len, rt_write_cb cb
 			sim_ev_free(s, done);
 			return RT_ENOMEM;
 		}
-		memcpy(copy, (const uint8_t *)buf + off, clen);
+		c->rb = rt_buf_ref(rb);
+		c->buf = rb->data + off;
 		off += clen;
-		c->buf = copy;
 		c->len = clen;
 		c->st = stream_ref(st->peer);
 		c->from = stream_ref(st);
@@ -526,14 +521,55 @@ int sim_stream_write(rt_stream *pst, const void *buf, size_t len, rt_write_cb cb
 	return 0;
 }
 
+static int stream_writable(struct sim_stream *st)
+{
+	return sim_host_alive(stream_host(st)) && !st->released && !st->closing && st->owned &&
+	       st->connected;
+}
+
+int sim_stream_write(rt_stream *pst, const void *buf, size_t len, rt_write_cb cb, void *cb_data)
+{
+	struct sim_stream *st = stream_of(pst);
+	if (!stream_writable(st))
+		return RT_ECLOSED;
+	/* One copy into a shared buffer that every chunk of the write points into. */
+	rt_buf *rb = rt_buf_new(len);
+	if (!rb)
+		return RT_ENOMEM;
+	if (len)
+		memcpy(rb->data, buf, len);
+	int rc = stream_send(st, rb, 0, len, cb, cb_data);
+	rt_buf_unref(rb);
+	return rc;
+}
+
+int sim_stream_write_buf(rt_stream *pst, rt_buf *b, size_t off, size_t len, rt_write_cb cb,
+			 void *cb_data)
+{
+	struct sim_stream *st = stream_of(pst);
+	if (!stream_writable(st))
+		return RT_ECLOSED;
+	return stream_send(st, b, off, len, cb, cb_data);
+}
+
+rt_buf *sim_stream_read_buf(rt_stream *pst, const uint8_t *buf)
+{
+	const sim_ev *ev = stream_host(stream_of(pst))->sim->reading;
+	return ev && ev->st == stream_of(pst) && ev->buf == buf ? ev->rb : NULL;
+}
+
 size_t sim_stream_queued(const rt_stream *st) { return stream_of(st)->queued; }
 
 static const char *data_run(rt_sim *s, sim_ev *ev, size_t *bytes)
 {
 	struct sim_stream *st = ev->st, *w = ev->from;
 	if (st && !st->released && !st->closing && st->owned) {
-		if (st->pub.cbs && st->pub.cbs->on_read)
+		if (st->pub.cbs && st->pub.cbs->on_read) {
+			const sim_ev *outer = s->reading; /* on_read never nests, but be safe */
+			s->reading = ev;
 			st->pub.cbs->on_read(&st->pub, ev->buf, ev->len, st->pub.data);
+			s->reading = outer;
+		}
 		*bytes = ev->len;
 		return "data";
 	}

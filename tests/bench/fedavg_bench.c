@@ -3,6 +3,7 @@
  * single-threaded as the server runs it) over memcpy of the same bytes, side by side.
  *
  *   fedavg_bench [--floats N] [--blocks B] [--block_ms MS]
+ *   fedavg_bench --floor K --model NAME
  *
  * Both are timed in alternating blocks of about MS milliseconds each (B blocks of each), so a
  * noisy neighbour slows both alike; each figure is the median block. GB/s counts the upload's
@@ -10,6 +11,11 @@
  * the machine copies per second. Default N is LeNet-5's 61706 floats (an upload that stays in
  * cache); pass a large N (e.g. 16777216) for the memory-bound case. Prints:
  *   fedavg floats N bytes B accumulate_GB/s X memcpy_GB/s Y ratio R
+ *
+ * --floor K: the work no simulator can skip (sim_floor_ratio in make bench): K uploads of model
+ * NAME, each accumulated once into one FedAvg sum, from a pool of FLOOR_POOL distinct buffers
+ * (uploads arrive in fresh buffers, not in cache). Timed three times; prints the median:
+ *   floor uploads K floats N seconds S uploads/s U
  */
 #include "bench_util.h"
 #include "node/model/model.h"
@@ -20,6 +26,37 @@
 #include <string.h>
 
 #define MAX_BLOCKS 1000
+#define FLOOR_POOL 64
+
+static int floor_run(long k, const char *model)
+{
+	model_def def;
+	if (k < 1 || model_def_parse(model, &def)) {
+		fprintf(stderr, "fedavg_bench: --floor needs a count >= 1 and a model (lenet5, synthetic:N)\n");
+		return 2;
+	}
+	size_t n = def.total;
+	float *acc = calloc(n, sizeof(float)), *pool = malloc(FLOOR_POOL * n * sizeof(float));
+	if (!acc || !pool) {
+		fprintf(stderr, "fedavg_bench: out of memory\n");
+		return 1;
+	}
+	for (size_t i = 0; i < FLOOR_POOL * n; i++)
+		pool[i] = 0.01f * (float)((i * 7919) % 201) - 1.0f + 0.005f;
+	double t[3];
+	for (int r = 0; r < 3; r++) {
+		double t0 = bench_now_s();
+		for (long u = 0; u < k; u++)
+			fedavg_accumulate(acc, pool + (size_t)(u % FLOOR_POOL) * n, n, 32.0f);
+		t[r] = bench_now_s() - t0;
+	}
+	double s = bench_median(t, 3);
+	printf("floor uploads %ld floats %zu seconds %.6f uploads/s %.1f (check %.3g)\n", k, n, s,
+	       s > 0 ? (double)k / s : 0, (double)acc[n / 2]);
+	free(acc);
+	free(pool);
+	return 0;
+}
 
 /* Repetitions that take about ms milliseconds, from a short trial of fn. */
 static long calibrate(void (*fn)(void *), void *arg, double ms)
@@ -74,9 +111,13 @@ int main(int argc, char **argv)
 	double block_ms = 30;
 	static double ga[MAX_BLOCKS], gc[MAX_BLOCKS];
 
+	openblas_set_num_threads(1);
+	if (argc == 5 && !strcmp(argv[1], "--floor") && !strcmp(argv[3], "--model"))
+		return floor_run(atol(argv[2]), argv[4]);
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc) {
-			fprintf(stderr, "usage: fedavg_bench [--floats N] [--blocks B] [--block_ms MS]\n");
+			fprintf(stderr, "usage: fedavg_bench [--floats N] [--blocks B] [--block_ms MS]\n"
+					"       fedavg_bench --floor K --model NAME\n");
 			return 2;
 		}
 		if (!strcmp(argv[i], "--floats"))

@@ -7,8 +7,10 @@
 # makes the exit status 1.
 #
 # Figures (tests/bench/README.md has the details):
-#   sim      sim_speed, sim_speed_100k, sim_bytes_per_device, sim_peak_rss_10k/100k,
-#            sim_fleet_bytes_per_device_10k/100k   (bin/sim on scenarios/bench-sim-{10k,100k}.json)
+#   sim      sim_speed, sim_floor_ratio, sim_speed_100k, sim_bytes_per_device,
+#            sim_peak_rss_10k/100k, sim_fleet_bytes_per_device_10k/100k
+#            (bin/sim on scenarios/bench-sim-{10k,100k}.json, fedavg_bench --floor), and once per
+#            make bench sim_speed_1m, sim_peak_rss_1m, sim_bytes_per_device_1m (bench-sim-1m.json)
 #   devapi   device_api_throughput        (devapi_load -> fl-server, over devapi_load -> tcp_sink)
 #   wrk      small_request_rate           (wrk -> fl-server, over wrk -> llhttp_responder)
 #   fedavg   aggregation_bandwidth(_big)  (fedavg_accumulate over memcpy)
@@ -16,7 +18,8 @@
 #   proxy    proxy_throughput             (netem-proxy over raw loopback, netem_proxy.sh)
 #
 # Environment: BIN (bin/), BENCH_BIN (the bench programs, default build/rel/bench),
-# BENCH_RUNS (3), BENCH_ONLY (groups to run, e.g. "fedavg train"), BENCH_OUT
+# BENCH_RUNS (3), BENCH_ONLY (groups to run, e.g. "fedavg train"), BENCH_SIM_1M (1; 0 skips the
+# million-device run, the most expensive figure: ~1 GiB and a minute or two), BENCH_OUT
 # (reports/out/bench), BENCH_DEVAPI_DEVICES (4000), BENCH_CONNS (4), BENCH_WRK_SECONDS (5),
 # BENCH_WRK_CONNS (32), BENCH_PROXY_SIZE (512MiB).
 set -u
@@ -133,8 +136,12 @@ START=$(date +%s)
 # ---- the figures, in table order: name, unit, better, goal, goal on, what, baseline ----
 tab=$(printf '\t')
 cat >"$META" <<EOF
-sim_speed${tab}sim s / wall s${tab}higher${tab}1000${tab}value${tab}bin/sim on scenarios/bench-sim-10k.json: 4 servers, LeNet-5, 10,000 synthetic devices, 20 iterations; summary.json speedup${tab}-
-sim_speed_100k${tab}sim s / wall s${tab}higher${tab}-${tab}value${tab}the same with 100,000 devices (bench-sim-100k.json)${tab}-
+sim_speed${tab}sim s / wall s${tab}higher${tab}100${tab}value${tab}bin/sim on scenarios/bench-sim-10k.json: 4 servers, LeNet-5, 10,000 synthetic devices, 20 iterations; summary.json speedup${tab}-
+sim_floor_ratio${tab}uploads / wall s${tab}higher${tab}0.3${tab}ratio${tab}accepted uploads per wall second of the bench-sim-10k run (summary.json updates.accepted / wall_time_s)${tab}the same count of LeNet-5 uploads, each accumulated once by fedavg_accumulate from a pool of 64 distinct buffers (fedavg_bench --floor): the work no simulator can skip
+sim_speed_100k${tab}sim s / wall s${tab}higher${tab}30${tab}value${tab}the same with 100,000 devices (bench-sim-100k.json)${tab}-
+sim_speed_1m${tab}sim s / wall s${tab}higher${tab}-${tab}value${tab}bench-sim-1m.json: 1,000,000 devices in one process, 30 s simulated (once per make bench)${tab}-
+sim_peak_rss_1m${tab}MiB${tab}lower${tab}8192${tab}value${tab}peak RSS of bin/sim on bench-sim-1m.json (/usr/bin/time)${tab}-
+sim_bytes_per_device_1m${tab}B/device${tab}lower${tab}-${tab}value${tab}peak RSS of the whole bench-sim-1m process / 1,000,000 devices${tab}-
 sim_bytes_per_device${tab}B/device${tab}lower${tab}-${tab}value${tab}(peak RSS at 100k devices - peak RSS at 10k) / 90,000: whole-process memory per added device${tab}-
 sim_peak_rss_10k${tab}MiB${tab}lower${tab}-${tab}value${tab}peak RSS of bin/sim on bench-sim-10k.json (/usr/bin/time)${tab}-
 sim_peak_rss_100k${tab}MiB${tab}lower${tab}-${tab}value${tab}peak RSS of bin/sim on bench-sim-100k.json (/usr/bin/time)${tab}-
@@ -173,7 +180,19 @@ if wants sim; then
 				say "bench-sim-$s run $r: the scenario's expectations failed (exit $rc): $(grep -m1 -i 'fail\|error' "$o.log")"
 				[ -s "$o/summary.json" ] || { broken=1; continue; }
 			fi
-			if [ "$s" = 10k ]; then rec sim_speed "$sp"; else rec sim_speed_100k "$sp"; fi
+			if [ "$s" = 10k ]; then
+				rec sim_speed "$sp"
+				# the floor: the same accepted uploads through the FedAvg kernel, now
+				acc=$(json_num "$o/summary.json" updates.accepted)
+				wall=$(json_num "$o/summary.json" wall_time_s)
+				"$BENCH_BIN/fedavg_bench" --floor "${acc:-0}" --model lenet5 >"$T/floor.out" 2>&1
+				fl=$(field "$T/floor.out" seconds)
+				rec sim_floor_ratio "$(awk -v a="${acc:-0}" -v w="$wall" 'BEGIN { if (w > 0) printf "%.1f", a / w }')" \
+					"$(awk -v a="${acc:-0}" -v f="$fl" 'BEGIN { if (f > 0) printf "%.1f", a / f }')"
+				say "[sim $r/$RUNS] floor: $acc uploads accumulated in ${fl:-?} s, the simulation took ${wall:-?} s"
+			else
+				rec sim_speed_100k "$sp"
+			fi
 			if [ $have_time -eq 1 ]; then
 				kb=$(tail -n 1 "$T/rss-$s")
 				eval "rss_$s=$kb"
@@ -189,6 +208,34 @@ if wants sim; then
 		unset rss_10k rss_100k
 		r=$((r + 1))
 	done
+	if [ "${BENCH_SIM_1M:-1}" = 0 ]; then
+		for f in sim_speed_1m sim_peak_rss_1m sim_bytes_per_device_1m; do skip $f "BENCH_SIM_1M=0"; done
+	else
+		# once: a million devices is the most expensive figure on a shared machine
+		o="$T/sim-1m"
+		set -- "$BIN/sim" run scenarios/bench-sim-1m.json --quiet --no-report --out "$o"
+		if [ $have_time -eq 1 ]; then
+			/usr/bin/time -f %M -o "$T/rss-1m" "$@" >"$o.log" 2>&1
+		else
+			"$@" >"$o.log" 2>&1
+		fi
+		rc=$?
+		[ $rc -ne 0 ] && say "bench-sim-1m: the scenario's expectations failed (exit $rc): $(grep -m1 -i 'fail\|error' "$o.log")"
+		if [ -s "$o/summary.json" ]; then
+			rec sim_speed_1m "$(json_num "$o/summary.json" speedup)"
+			if [ $have_time -eq 1 ]; then
+				kb=$(tail -n 1 "$T/rss-1m")
+				rec sim_peak_rss_1m "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')"
+				rec sim_bytes_per_device_1m "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k * 1024 / 1000000 }')"
+			else
+				skip sim_peak_rss_1m "/usr/bin/time (Debian package time) is not installed: no peak RSS"
+				skip sim_bytes_per_device_1m "/usr/bin/time (Debian package time) is not installed: no peak RSS"
+			fi
+			say "[sim 1m] bench-sim-1m: x$(json_num "$o/summary.json" speedup)$([ $have_time -eq 1 ] && echo ", peak RSS $((kb / 1024)) MiB")"
+		else
+			broken=1
+		fi
+	fi
 fi
 
 # ---- 3: device API throughput ----
@@ -299,7 +346,7 @@ fi
 for g in sim devapi wrk fedavg train proxy; do
 	wants $g && continue
 	case $g in
-	sim) l="sim_speed sim_speed_100k sim_bytes_per_device sim_peak_rss_10k sim_peak_rss_100k sim_fleet_bytes_per_device_10k sim_fleet_bytes_per_device_100k" ;;
+	sim) l="sim_speed sim_floor_ratio sim_speed_100k sim_speed_1m sim_bytes_per_device sim_peak_rss_10k sim_peak_rss_100k sim_peak_rss_1m sim_bytes_per_device_1m sim_fleet_bytes_per_device_10k sim_fleet_bytes_per_device_100k" ;;
 	devapi) l=device_api_throughput ;;
 	wrk) l=small_request_rate ;;
 	fedavg) l="aggregation_bandwidth aggregation_bandwidth_big" ;;

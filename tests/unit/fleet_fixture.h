@@ -66,6 +66,7 @@ typedef struct T {
 	int n_req, n_neg, n_zero, n_upd_obs, n_model_obs, n_time_obs;
 	int last_retcode, last_server;
 	uint64_t upd_obs_hash;
+	float upd_first[NPARAM], upd_last[NPARAM]; /* the first and the latest accepted upload */
 	float model_obs[NPARAM];
 	int64_t model_obs_iter;
 	/* training plug log */
@@ -237,6 +238,9 @@ static void obs_update(void *ctx, int server, long device, int64_t iteration, do
 	ck_assert_uint_eq(n, NPARAM);
 	t->n_upd_obs++;
 	t->upd_obs_hash = hash_floats(w, n);
+	if (t->n_upd_obs == 1)
+		memcpy(t->upd_first, w, sizeof t->upd_first);
+	memcpy(t->upd_last, w, sizeof t->upd_last);
 }
 
 static void obs_model(void *ctx, int server, int64_t iteration, const float *w, size_t n)

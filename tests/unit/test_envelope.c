@@ -45,6 +45,19 @@ static int decode_text(const char *json, size_t nfloats)
 		ck_assert_ptr_null(t);
 		ck_assert_uint_eq(n, 0);
 	}
+	/* the lean decoder agrees: same verdict, same tensors */
+	cJSON *h2 = NULL;
+	env_tensor *t2 = NULL;
+	size_t n2 = 0;
+	ck_assert_int_eq(envelope_decode_lean(b, len, &h2, &t2, &n2), rc);
+	ck_assert_uint_eq(n2, n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(t2[i].name, t[i].name);
+		ck_assert_ptr_eq(t2[i].data, t[i].data);
+		ck_assert_uint_eq(t2[i].count, t[i].count);
+	}
+	cJSON_Delete(h2);
+	free(t2);
 	cJSON_Delete(h);
 	free(t);
 	h = NULL;
@@ -352,8 +365,63 @@ START_TEST(feature_map_malformed)
 		"\"offset\":0,\"count\":1}]}",
 		"{\"feature_map\":[{\"name\":\"a\",\"offset\":0,\"count\":1},5]}",
 	};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(decode_text(bad[i], 10) == ENV_EFMAP, "accepted: %s", bad[i]);
+		/* the same with the feature_map last, where the lean decoder reads it itself */
+		char txt[512];
+		snprintf(txt, sizeof txt, "{\"retcode\":200,%s", bad[i] + 1);
+		ck_assert_msg(decode_text(txt, 10) == ENV_EFMAP, "accepted: %s", txt);
+	}
+}
+END_TEST
+
+/* The lean decoder on what envelope_encode writes: the tensors of the full decoder, the other
+ * header fields, no feature_map in the header; and shapes it leaves to the full decoder. */
+START_TEST(lean_decode)
+{
+	float a[4] = {1, 2, 3, 4}, b[2] = {5, 6};
+	env_tensor in[2] = {{"conv1.weight", a, 4}, {"fc3.bias", b, 2}};
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddNumberToObject(h, "retcode", 200);
+	cJSON_AddStringToObject(h, "reason", "success \"quoted\"");
+	cJSON *plan = cJSON_AddObjectToObject(h, "fl_plan_config");
+	cJSON_AddNumberToObject(plan, "epochs", 3);
+	uint8_t *buf;
+	size_t len;
+	ck_assert_int_eq(envelope_encode(h, in, 2, &buf, &len), 0);
+	cJSON *out = NULL;
+	env_tensor *t = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(envelope_decode_lean(buf, len, &out, &t, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(t[0].name, "conv1.weight");
+	ck_assert_str_eq(t[1].name, "fc3.bias");
+	ck_assert(t[0].data[3] == 4.0f && t[1].data[1] == 6.0f);
+	ck_assert_ptr_null(cJSON_GetObjectItem(out, "feature_map")); /* read lean */
+	ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "fl_plan_config"), "epochs")->valueint, 3);
+	ck_assert_str_eq(cJSON_GetObjectItem(out, "reason")->valuestring, "success \"quoted\"");
+	cJSON_Delete(out);
+	free(t);
+	free(buf);
+	cJSON_Delete(h);
+	/* not the common shape: the full decoder answers, feature_map in the header */
+	static const char *other[] = {
+		"{\"feature_map\":[{\"name\":\"a\",\"offset\":0,\"count\":1}],\"x\":1}",
+		"{\"x\":1,\"feature_map\":[{\"name\":\"a\\u0062\",\"offset\":0,\"count\":1}]}",
+		"{\"x\":1,\"feature_map\":[{\"name\":\"a\",\"offset\":0, \"count\":1}]}",
+		"{\"x\":1,\"feature_map\":[{\"count\":1,\"name\":\"a\",\"offset\":0}]}",
+		"{\"feature\\u005fmap\":[],\"x\":1,\"feature_map\":[{\"name\":\"a\",\"offset\":0,\"count\":1}]}",
+	};
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+		ck_assert_int_eq(decode_text(other[i], 4), 0);
+		uint8_t *e = mk_env(other[i], 4, &len);
+		ck_assert_int_eq(envelope_decode_lean(e, len, &out, &t, &n), 0);
+		ck_assert_ptr_nonnull(cJSON_GetObjectItem(out, "feature_map"));
+		ck_assert_uint_eq(n, i == 4 ? 0 : 1); /* the first feature_map counts: [] */
+		cJSON_Delete(out);
+		free(t);
+		free(e);
+	}
 }
 END_TEST
 
@@ -450,6 +518,7 @@ static Suite *envelope_suite(void)
 	tcase_add_test(tc, feature_map_edges_accepted);
 	tcase_add_test(tc, many_entries_duplicate_at_end);
 	tcase_add_test(tc, encode_errors);
+	tcase_add_test(tc, lean_decode);
 	tcase_add_test(tc, strerror_texts);
 	suite_add_tcase(s, tc);
 	return s;

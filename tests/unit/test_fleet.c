@@ -75,6 +75,33 @@ START_TEST(synthetic_upload)
 }
 END_TEST
 
+/* Synthetic uploads are one shared direction times a per-(device, iteration) scale in
+ * [0.5, 1.5): any two are proportional, with a ratio in (1/3, 3), and not all equal. */
+START_TEST(synthetic_shared_direction)
+{
+	T *t = setup(1, normal);
+	fleet_config c;
+	fleet_cfg(t, &c, 3, 7);
+	start_fleet(t, &c, 1);
+	run_ms(t, 6000);
+	ck_assert_int_ge(t->n_upd_obs, 2);
+	double ratio = 0;
+	int differ = 0;
+	for (int i = 0; i < NPARAM; i++) {
+		ck_assert(t->upd_first[i] != 0.0f);
+		ck_assert(fabsf(t->upd_first[i]) <= 0.015f);
+		double r = (double)t->upd_last[i] / (double)t->upd_first[i];
+		if (i == 0)
+			ratio = r;
+		ck_assert(fabs(r - ratio) < 1e-5 * fabs(ratio));
+		differ |= t->upd_last[i] != t->upd_first[i];
+	}
+	ck_assert(ratio > 1.0 / 3 && ratio < 3);
+	ck_assert(differ || t->n_upd_obs == 1);
+	teardown(t);
+}
+END_TEST
+
 /* OutOfTime: the next startFLJob waits until next_req_time on the device's (skewed) clock. */
 static void oot_script(T *t, int server, http_request *r, const rec *rc)
 {
@@ -693,6 +720,7 @@ int main(void)
 	const struct { const char *name; const TTest *test; } tests[] = {
 		{"succeed_flow", succeed_flow},
 		{"synthetic_upload", synthetic_upload},
+		{"synthetic_shared_direction", synthetic_shared_direction},
 		{"out_of_time_next_req_time", out_of_time_next_req_time},
 		{"out_of_time_update", out_of_time_update},
 		{"suc_not_ready_polls", suc_not_ready_polls},

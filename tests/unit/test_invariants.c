@@ -86,6 +86,60 @@ START_TEST(validity)
 }
 END_TEST
 
+/* A LeNet-sized model: validity sums a sample of coordinates, and all of them only in the
+ * iterations its schedule picks. Returns the violations for a commit of (u1 + 3 u2) / 4 with
+ * coordinate `bad` (or none, -1) off by 0.5, in iteration `it`. */
+#define BIG 61706
+static int run_big(int64_t it, long bad)
+{
+	recorder *rec;
+	ck_assert_int_eq(recorder_new(NULL, NULL, 0, &rec), 0);
+	inv_config cfg = {.model_floats = BIG, .replay_ms = 600000, .node_timeout_ns = 30 * SEC,
+			  .heartbeat_ns = 3 * SEC, .liveness_budget_ns = 120 * SEC};
+	inv *v;
+	ck_assert_int_eq(inv_new(&cfg, rec, &v), 0);
+	cluster c;
+	memset(&c, 0, sizeof c);
+	float *u1 = malloc(BIG * sizeof(float)), *u2 = malloc(BIG * sizeof(float));
+	float *m0 = calloc(BIG, sizeof(float)), *m = malloc(BIG * sizeof(float));
+	for (long i = 0; i < BIG; i++) {
+		u1[i] = (float)(i % 97) * 0.01f;
+		u2[i] = (float)(i % 89) * -0.02f;
+		m[i] = (u1[i] + 3 * u2[i]) / 4;
+	}
+	if (bad >= 0)
+		m[bad] += 0.5f;
+	inv_update_accepted(v, it, 1.0, u1, BIG);
+	inv_update_accepted(v, it, 3.0, u2, BIG);
+	for (int64_t k = 0; k < it; k++) /* earlier iterations kept model 0: they failed */
+		inv_model_served(v, 1 * SEC, "server/0", k, m0, BIG);
+	inv_model_served(v, 2 * SEC, "server/0", it, m, BIG);
+	inv_check(v, 40 * SEC, &c);
+	ck_assert_uint_eq(inv_validity_checks(v), 1);
+	int n = inv_count(v);
+	inv_free(v);
+	recorder_free(rec);
+	free(u1);
+	free(u2);
+	free(m0);
+	free(m);
+	return n;
+}
+
+START_TEST(validity_sampled)
+{
+	int caught_one = 0, caught_all = 0;
+	for (int64_t it = 1; it <= 24; it++) {
+		ck_assert_int_eq(run_big(it, -1), 0);
+		caught_all += run_big(it, BIG / 2) > 0 || run_big(it, 7) > 0 || run_big(it, BIG - 1) > 0;
+		caught_one += run_big(it, 12345) > 0;
+	}
+	/* the full iterations catch any one coordinate; the sample alone catches some */
+	ck_assert_int_ge(caught_one, 1);
+	ck_assert_int_ge(caught_all, 1);
+}
+END_TEST
+
 START_TEST(time_window)
 {
 	recorder *rec;
@@ -168,6 +222,7 @@ int main(void)
 	TCase *tc = tcase_create("sim");
 	tcase_add_test(tc, agreement);
 	tcase_add_test(tc, validity);
+	tcase_add_test(tc, validity_sampled);
 	tcase_add_test(tc, time_window);
 	tcase_add_test(tc, membership_partition_is_not_a_violation);
 	tcase_add_test(tc, membership_stale_alive_is_caught);

@@ -320,6 +320,19 @@ START_TEST(test_errors)
 	update(&o, "a", 1, NULL, &r);
 	ck_assert_int_eq(r.retcode, 400);
 	dev_reply_free(&r);
+	/* a value that is not finite, anywhere in the tensor (NaN, then inf last) */
+	for (int k = 0; k < 2; k++) {
+		float bad[16];
+		memcpy(bad, w, sizeof bad);
+		if (k == 0)
+			bad[7] = NAN;
+		else
+			bad[15] = -INFINITY;
+		update(&o, "a", 1, bad, &r);
+		ck_assert_int_eq(r.retcode, 400);
+		ck_assert_ptr_nonnull(strstr(r.body, "not finite"));
+		dev_reply_free(&r);
+	}
 	/* garbage body */
 	memset(&r, 0, sizeof r);
 	http_client_request(o.d.c, SIP, PORT, "POST", "/getModel", NULL, "xx", 2, NULL, 10000,
