@@ -25,7 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
-static void reply(http_request *r, int status, cJSON *j)
+/* Answer with j (taken) as the body and extra header lines (NULL: none). */
+static void reply_hdr(http_request *r, int status, cJSON *j, const char *headers)
 {
 	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
 	cJSON_Delete(j);
@@ -33,9 +34,11 @@ static void reply(http_request *r, int status, cJSON *j)
 		http_respond_error(r, 500, "out of memory");
 		return;
 	}
-	http_respond(r, status, "application/json", text, strlen(text), NULL);
+	http_respond(r, status, "application/json", text, strlen(text), headers);
 	free(text);
 }
+
+static void reply(http_request *r, int status, cJSON *j) { reply_hdr(r, status, j, NULL); }
 
 static cJSON *ok_body(const char *message)
 {
@@ -47,14 +50,20 @@ static cJSON *ok_body(const char *message)
 	return j;
 }
 
-static void reply_error(http_request *r, int status, const char *msg)
+/* MindSpore's error body, with extra header lines (NULL: none). */
+static void reply_error_hdr(http_request *r, int status, const char *msg, const char *headers)
 {
 	cJSON *j = cJSON_CreateObject();
 	if (j) {
 		cJSON_AddStringToObject(j, "error_message", msg);
 		cJSON_AddStringToObject(j, "code", "1");
 	}
-	reply(r, status, j);
+	reply_hdr(r, status, j, headers);
+}
+
+static void reply_error(http_request *r, int status, const char *msg)
+{
+	reply_error_hdr(r, status, msg, NULL);
 }
 
 /* The body as a JSON object, or NULL after answering 400. An empty body counts as {} when
@@ -520,14 +529,7 @@ static int authorized(sched *s, http_request *r)
 	       r->peer_ip ? r->peer_ip : "?", a ? "wrong" : "no");
 	snprintf(msg, sizeof msg, "%s %s needs \"Authorization: Bearer <token>\" (the scheduler's "
 		 "--manage_token_file)%s.", r->method, r->path, a ? "; the token given is wrong" : "");
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "error_message", msg);
-	cJSON_AddStringToObject(j, "code", "1");
-	char *text = cJSON_PrintUnformatted(j);
-	cJSON_Delete(j);
-	http_respond(r, 401, "application/json", text, text ? strlen(text) : 0,
-		     "WWW-Authenticate: Bearer realm=\"flbench\"\r\n");
-	free(text);
+	reply_error_hdr(r, 401, msg, "WWW-Authenticate: Bearer realm=\"flbench\"\r\n");
 	return -1;
 }
 
@@ -567,14 +569,8 @@ void sched_api_handle(http_server *srv, http_request *r, void *data)
 		if (routes[i].mutating ? !post : !(get || post)) {
 			snprintf(msg, sizeof msg, "Method %.16s is not allowed on %s (use %s).",
 				 r->method, routes[i].path, routes[i].mutating ? "POST" : "GET");
-			cJSON *j = cJSON_CreateObject();
-			cJSON_AddStringToObject(j, "error_message", msg);
-			cJSON_AddStringToObject(j, "code", "1");
-			char *text = cJSON_PrintUnformatted(j);
-			cJSON_Delete(j);
-			http_respond(r, 405, "application/json", text, text ? strlen(text) : 0,
-				     routes[i].mutating ? "Allow: POST\r\n" : "Allow: GET, POST\r\n");
-			free(text);
+			reply_error_hdr(r, 405, msg,
+					routes[i].mutating ? "Allow: POST\r\n" : "Allow: GET, POST\r\n");
 			return;
 		}
 		if (routes[i].mutating && authorized(s, r))

@@ -5,7 +5,8 @@
  *   srv_config.c    defaults, flag table, validation
  *   srv_api.c       the device API (HTTP handlers, envelopes, gates)
  *   srv_count.c     fl_id sets, counting on the leader, pending counts on every server
- *   srv_iter.c      the leader's iteration machine and every member's side of it
+ *   srv_iter.c      the leader's iteration machine
+ *   srv_member.c    every member's side of it: PREPARE, COMMIT, END, the per-iteration reset
  *   srv_allreduce.c the chain-ordered ring all-reduce
  *   srv_peer.c      links between servers, HELLO, STATE/SYNCED, model transfer
  *   srv_store.c     the model store and the recovery files
@@ -374,6 +375,14 @@ void srv_commit_fetched(srv *s, srv_model *m);
 void srv_reset_iteration(srv *s);
 void srv_iter_free(srv *s);
 int srv_iter_init(srv *s);
+
+/* ---- srv_member.c (srv_on_prepare, srv_on_commit, srv_on_end, srv_commit_fetched and
+ * srv_reset_iteration are declared above) ---- */
+/* Store model m as iteration c's (valid or not), move to c + 1, persist. m is borrowed (the
+ * store takes its own reference). */
+void srv_commit_local(srv *s, int64_t c, srv_model *m, int valid, const char *reason);
+/* Leave safe mode, or stay paused for scaling (hold). */
+void srv_apply_end(srv *s, int hold);
 
 /* ---- srv_allreduce.c ---- */
 void srv_on_agg(srv *s, int peer, const cJSON *meta);
