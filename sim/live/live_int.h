@@ -132,10 +132,8 @@ typedef struct live {
 /*
  * Who calls whom: live.c (the core) calls every part; live_event.c calls live_setup.c (start,
  * kill, add a server) and live_obs.c (conditions); every file calls the leaves live_base.c,
- * live_http.c, live_proc.c and live_inv.c, which call nothing of the module. One arrow still
- * points back: live_setup.c uses live_event.c's lv_proxy_call and lv_link_rule (the netem-proxy
- * client), so live_setup.c <-> live_event.c; moving those two into their own file (live_proxy.c)
- * ends it (left for after the current change to live_event.c lands).
+ * live_http.c, live_proc.c, live_proxy.c (the netem-proxy client) and live_inv.c, which call
+ * nothing of the module but the other leaves.
  */
 
 /* live_base.c: nanoseconds since the run's start (monotonic). */
@@ -159,7 +157,8 @@ int lv_add_server(live *l, int64_t server_num, lv_node **out, char *err, size_t 
 void lv_events_tick(live *l);
 /* 1 when a partition of ours separates nodes a and b at t (live_event.c). */
 int lv_cut_off(live *l, const char *a, const char *b, uint64_t t);
-/* A JSON object for a base or fault rule from a scenario link (taken by the caller). */
+/* live_proxy.c: a JSON object for a base or fault rule from a scenario link (taken by the
+ * caller). */
 cJSON *lv_link_rule(const sc_link *lk, const char *from, const char *to, int base, uint64_t for_ns);
 /* A call to the proxy's control API: the answer's JSON on a 2xx (the caller deletes it), else
  * NULL with err. Takes body (may be NULL). */
