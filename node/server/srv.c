@@ -358,13 +358,15 @@ static void sc_table(void *data, const sched_table *t)
 	if (t->leader_epoch != s->leader_epoch) {
 		rt_log(s->h, RT_LOG_INFO, "leader epoch %llu: server %s leads", (unsigned long long)t->leader_epoch,
 		       t->leader[0] ? t->leader : "of rank 0");
-		/* what the old leader was counting for us is gone: in step with the new one again */
-		if (!srv_is_leader(s)) {
-			srv_fetch_cancel(s);
-			srv_api_fail_pending(s, "the leader changed");
-			s->join = SRV_JOIN_NONE;
-			srv_update_ready(s);
-		}
+		/* what the old leader was counting for us is gone: in step with the new one again.
+		 * A leader of an older epoch (cut off while the role moved on, and named again
+		 * now) starts over too: its counters and history are from before the others'. */
+		if (srv_is_leader(s))
+			srv_leader_end(s);
+		srv_fetch_cancel(s);
+		srv_api_fail_pending(s, "the leader changed");
+		s->join = SRV_JOIN_NONE;
+		srv_update_ready(s);
 	}
 	s->leader_epoch = t->leader_epoch;
 	s->failover = t->failover;
