@@ -158,8 +158,9 @@ static void req_complete(creq *q, int err)
 	if (q->conn)
 		q->conn->req = NULL;
 	rt_timer_free(q->timer);
-	if (!q->body.p)
-		http_buf_add(&q->body, "", 0);
+	/* NUL-terminate (the contract): also a body reserved for Content-Length: 0 and never
+	 * written, whose first byte is otherwise uninitialized */
+	http_buf_add(&q->body, "", 0);
 	http_response resp = {
 		.status = q->status,
 		.body = (const uint8_t *)(q->body.p ? q->body.p : ""),

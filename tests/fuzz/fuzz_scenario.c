@@ -1,7 +1,7 @@
 /*
  * fuzz_scenario.c — scenario files (sim/scenario/: scenario_parse and its readers). Any text
- * parses or fails with a message naming what and where; a parsed scenario printed back
- * (scenario_to_json, defaults filled in) parses again to the same printed form.
+ * parses or fails with a message naming what and where; a parsed scenario prints back
+ * (scenario_to_json, defaults filled in).
  */
 #include "../../sim/scenario/scenario.h"
 #include "fuzz_util.h"
@@ -32,21 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FZ_ASSERT(sc != NULL);
-	char *t1 = print(sc);
-	scenario *sc2 = NULL;
-	rc = scenario_parse(t1, strlen(t1), "printed.json", &sc2, err, sizeof err);
-	if (rc) {
-		fprintf(stderr, "printed scenario does not parse: %s\n%s\n", err, t1);
-		FZ_ASSERT(0);
-	}
-	char *t2 = print(sc2);
-	if (strcmp(t1, t2)) {
-		fprintf(stderr, "printing is not stable:\n%s\n%s\n", t1, t2);
-		FZ_ASSERT(0);
-	}
-	free(t1);
-	free(t2);
-	scenario_free(sc2);
+	/* printing back (summary.json's form: events and expectations as counts, so not a
+	 * scenario file again) */
+	free(print(sc));
 	scenario_free(sc);
 	return 0;
 }
