@@ -165,7 +165,7 @@ bench: deps
 # the targets reach. `make fuzz FUZZ_S=60` runs each for FUZZ_S seconds on its corpus
 # (tests/fuzz/corpus/<name>/); `make test` runs each for FUZZ_SMOKE_S seconds, or says it
 # skipped them where clang or libFuzzer is missing.
-FUZZ_CC   ?= clang
+FUZZ_CC   ?= $(or $(shell command -v clang 2>/dev/null),$(shell command -v clang-14 2>/dev/null),clang)
 FUZZ_S    ?= 60
 FUZZ_SMOKE_S ?= 2
 FUZZ_LIB_SRC := $(sort $(wildcard node/rt/*.c node/proto/*.c node/util/*.c node/model/*.c \
@@ -177,12 +177,19 @@ $(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%.o $(LIB) $(LLHTTP_LIB)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
 -include $(wildcard $(OUT)/obj/tests/fuzz/*.d)
 
-.PHONY: fuzz fuzz-build fuzz-smoke
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds
 fuzz-build:
-	@tests/fuzz/run.sh --check $(FUZZ_CC)
+	@tests/fuzz/run.sh --check $(FUZZ_CC) || { echo "fuzz: $(FUZZ_CC) cannot build a libFuzzer \
+	target (apt-get install clang libfuzzer-14-dev)" >&2; exit 1; }
 	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(FUZZ_BINS)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(BUILD)/fuzz/fuzz $(FUZZ_S) $(FUZZ_NAMES)
+# the recovery-file seeds, rewritten by the real code (tests/fuzz/seedgen.c; by hand only)
+$(OUT)/seedgen: $(OUT)/obj/tests/fuzz/seedgen.o $(LIB) $(LLHTTP_LIB)
+	$(CC) -fsanitize=fuzzer-no-link,address,undefined -o $@ $^ $(LDLIBS_ALL)
+fuzz-seeds:
+	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(BUILD)/fuzz/seedgen
+	$(BUILD)/fuzz/seedgen tests/fuzz/corpus
 fuzz-smoke:
 	@if tests/fuzz/run.sh --check $(FUZZ_CC); then \
 		$(MAKE) fuzz-build && tests/fuzz/run.sh $(BUILD)/fuzz/fuzz $(FUZZ_SMOKE_S) $(FUZZ_NAMES); \

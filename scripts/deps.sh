@@ -6,6 +6,8 @@ dataset-fashion-mnist faketime zlib1g-dev pkg-config curl"
 # used only by `make bench` (small-request rate, peak memory); installed with the rest so the
 # benchmark figures are measured everywhere
 PKGS="$PKGS wrk time"
+# libFuzzer for `make fuzz` and the fuzz step of `make test` (clang-14 comes with it)
+PKGS="$PKGS libfuzzer-14-dev"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
