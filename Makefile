@@ -5,6 +5,7 @@
 #   make test       deps, lint, sanitized build (ASan+UBSan), every unit and shell test
 #   make deps       install missing Debian packages (as root) or say what to install
 #   make bench      benchmarks (ratios measured side by side; never part of `make test`)
+#   make fuzz       libFuzzer targets (tests/fuzz/), each run FUZZ_S seconds on its corpus
 #   make clean
 #
 # Sources are found by wildcard: every .c under node/ (but node/main/), sim/ (but sim/main/) and
@@ -28,6 +29,11 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Inode -I$(LLHTTP_INC)
 ifeq ($(VARIANT),asan)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDSAN   := -fsanitize=address,undefined
+else ifeq ($(VARIANT),fuzz)
+# libFuzzer's coverage on every object; the fuzzer's main only in the targets (see `make fuzz`)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	   -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=fuzzer,address,undefined
 else
 OPT     := -O2 -g
 LDSAN   :=
@@ -134,6 +140,7 @@ test: deps lint
 	$(MAKE) VARIANT=asan tests
 	$(MAKE) VARIANT=asan unit
 	$(MAKE) VARIANT=asan shell
+	$(MAKE) fuzz-smoke
 
 run: deps
 	$(MAKE) build
@@ -152,6 +159,42 @@ bench: deps
 	$(MAKE) build $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
 	BIN=$(abspath $(BINDIR)) BENCH_BIN=$(abspath $(OUT)/bench) sh tests/bench/run.sh
 # ---- end of benchmarks
+
+# ---- fuzzing (issue 17; tests/fuzz/): every tests/fuzz/fuzz_*.c is a libFuzzer target built by
+# clang in its own tree (build/fuzz/, with its own llhttp) from the node and simulator sources
+# the targets reach. `make fuzz FUZZ_S=60` runs each for FUZZ_S seconds on its corpus
+# (tests/fuzz/corpus/<name>/); `make test` runs each for FUZZ_SMOKE_S seconds, or says it
+# skipped them where clang or libFuzzer is missing.
+FUZZ_CC   ?= $(or $(shell command -v clang 2>/dev/null),$(shell command -v clang-14 2>/dev/null),clang)
+FUZZ_S    ?= 60
+FUZZ_SMOKE_S ?= 2
+FUZZ_LIB_SRC := $(sort $(wildcard node/rt/*.c node/proto/*.c node/util/*.c node/model/*.c \
+		  node/sched/*.c node/server/*.c sim/rt/*.c sim/scenario/*.c netem/link.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz/%)
+$(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%.o $(LIB) $(LLHTTP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
+-include $(wildcard $(OUT)/obj/tests/fuzz/*.d)
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds
+fuzz-build:
+	@tests/fuzz/run.sh --check $(FUZZ_CC) || { echo "fuzz: $(FUZZ_CC) cannot build a libFuzzer \
+	target (apt-get install clang libfuzzer-14-dev)" >&2; exit 1; }
+	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(FUZZ_BINS)
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(BUILD)/fuzz/fuzz $(FUZZ_S) $(FUZZ_NAMES)
+# the recovery-file seeds, rewritten by the real code (tests/fuzz/seedgen.c; by hand only)
+$(OUT)/seedgen: $(OUT)/obj/tests/fuzz/seedgen.o $(LIB) $(LLHTTP_LIB)
+	$(CC) -fsanitize=fuzzer-no-link,address,undefined -o $@ $^ $(LDLIBS_ALL)
+fuzz-seeds:
+	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(BUILD)/fuzz/seedgen
+	$(BUILD)/fuzz/seedgen tests/fuzz/corpus
+fuzz-smoke:
+	@if tests/fuzz/run.sh --check $(FUZZ_CC); then \
+		$(MAKE) fuzz-build && tests/fuzz/run.sh $(BUILD)/fuzz/fuzz $(FUZZ_SMOKE_S) $(FUZZ_NAMES); \
+	else echo "fuzz: SKIPPED (no clang with libFuzzer: apt-get install clang libfuzzer-14-dev)"; fi
+# ---- end of fuzzing
 
 clean:
 	rm -rf build bin reports/out

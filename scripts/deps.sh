@@ -8,6 +8,8 @@ dataset-fashion-mnist faketime zlib1g-dev pkg-config curl"
 PKGS="$PKGS wrk time"
 # tests/shell/deploy_manifests.sh reads the Kubernetes manifests with it
 PKGS="$PKGS python3-yaml"
+# libFuzzer for `make fuzz` and the fuzz step of `make test` (clang-14 comes with it)
+PKGS="$PKGS libfuzzer-14-dev"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

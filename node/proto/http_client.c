@@ -195,7 +195,10 @@ static void req_complete(creq *q, int err)
 	if (q->conn)
 		q->conn->req = NULL;
 	rt_timer_free(q->timer);
-	if (!q->body.p && !q->borrow)
+	/* NUL-terminate (the contract): also a body reserved for Content-Length: 0 and never
+	 * written, whose first byte is otherwise uninitialized; a borrowed body lies in an rt_buf,
+	 * which is NUL-terminated */
+	if (!q->borrow)
 		http_buf_add(&q->body, "", 0);
 	http_response resp = {
 		.status = q->status,

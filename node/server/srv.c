@@ -76,8 +76,9 @@ int64_t srv_json_i64(const cJSON *o, const char *key, int64_t dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	if (cJSON_IsNumber(v))
-		return (int64_t)v->valuedouble;
+	if (cJSON_IsNumber(v)) /* out of int64_t's range (or NaN) converts undefined: the default */
+		return v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 ? (int64_t)v->valuedouble
+									 : dflt;
 	if (cJSON_IsBool(v))
 		return cJSON_IsTrue(v);
 	if (cJSON_IsString(v)) {

@@ -406,7 +406,9 @@ int srv_recover(srv *s)
 	}
 	cJSON_ArrayForEach(pair, models) {
 		const cJSON *ji = cJSON_GetArrayItem(pair, 0), *jh = cJSON_GetArrayItem(pair, 1);
-		if (!cJSON_IsNumber(ji) || !cJSON_IsString(jh))
+		/* an iteration out of int64_t's range would convert undefined */
+		if (!cJSON_IsNumber(ji) || !cJSON_IsString(jh) || !(ji->valuedouble >= 0) ||
+		    ji->valuedouble > 9.0e15)
 			goto corrupt;
 		srv_model *m = NULL;
 		int64_t it = (int64_t)ji->valuedouble;
