@@ -28,6 +28,14 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "bin"))
 T = sys.argv[1]
+# The image's working directory as the Containerfile lays it out: the tree, with bin/ holding
+# the binaries under test ($BIN: build/asan/bin in make test, where the tree has no bin/).
+IMAGE = os.path.join(T, "image")
+os.makedirs(IMAGE, exist_ok=True)
+for name in os.listdir(ROOT):
+    if name not in ("bin", "build", ".git"):
+        os.symlink(os.path.join(ROOT, name), os.path.join(IMAGE, name))
+os.symlink(BIN, os.path.join(IMAGE, "bin"))
 failures = []
 procs = []
 
@@ -222,7 +230,7 @@ def mounted(d, c, pod):
 
 
 def run(script, env, timeout, what):
-    r = subprocess.run(["sh", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(["sh", "-c", script], cwd=IMAGE, env=env, capture_output=True, text=True, timeout=timeout)
     if r.returncode:
         fail("%s: exit %d\n%s%s" % (what, r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
     return r
@@ -231,7 +239,7 @@ def run(script, env, timeout, what):
 def start(script, env, log):
     fh = open(log, "w")
     # timeout: a pod process outlives nothing, not even this script killed with SIGKILL
-    p = subprocess.Popen(["timeout", "180", "sh", "-c", script], cwd=ROOT, env=env, stdout=fh,
+    p = subprocess.Popen(["timeout", "180", "sh", "-c", script], cwd=IMAGE, env=env, stdout=fh,
                          stderr=subprocess.STDOUT, start_new_session=True)
     procs.append(p)
     return p
@@ -301,7 +309,7 @@ for i in range(ntask):
            "SLURM_JOB_ID": str(4300 + i),
            "SWEEP_SEEDS": "1..6", "SWEEP_ARGS": "--invariants-only --duration 20s",  # CI-sized
            "SWEEP_OUT": os.path.join(T, "slurm")}
-    r = subprocess.run(["sh", os.path.join(ROOT, "deploy/slurm/sweep.sbatch")], cwd=ROOT, env=env,
+    r = subprocess.run(["sh", os.path.join(ROOT, "deploy/slurm/sweep.sbatch")], cwd=IMAGE, env=env,
                        capture_output=True, text=True, timeout=120)
     if r.returncode:
         fail("slurm task %d: exit %d: %s%s" % (i + 1, r.returncode, r.stdout, r.stderr))
@@ -309,7 +317,7 @@ sargs = open(os.path.join(T, "sbatch.args")).read().split("\n") if os.path.exist
 check("--dependency=afterany:4242" in sargs, "the first task submitted the merge after the whole array")
 wrap = [a[len("--wrap="):] for a in sargs if a.startswith("--wrap=")]
 if check(len(wrap) == 1, "the merge job is one --wrap command"):
-    r = subprocess.run(["sh", "-c", wrap[0]], cwd=ROOT, env={"PATH": os.environ["PATH"]}, capture_output=True,
+    r = subprocess.run(["sh", "-c", wrap[0]], cwd=IMAGE, env={"PATH": os.environ["PATH"]}, capture_output=True,
                        text=True, timeout=60)
     s = json.load(open(os.path.join(T, "slurm", "merged", "summary.json"))) if r.returncode == 0 else {}
     check(s.get("runs") == 6, "slurm: the merge job merged %d shards into %s runs" % (ntask, s.get("runs")))
@@ -360,7 +368,7 @@ def server_pod(i, server_num):
 
 
 def probe_ok(c, env):
-    r = subprocess.run(c["readinessProbe"]["exec"]["command"], cwd=ROOT, env=env, capture_output=True, timeout=10)
+    r = subprocess.run(c["readinessProbe"]["exec"]["command"], cwd=IMAGE, env=env, capture_output=True, timeout=10)
     return r.returncode == 0
 
 
