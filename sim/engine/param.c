@@ -70,7 +70,7 @@ int param_set_parse(const char *arg, param_axis *ax, char *err, size_t errlen)
 	return 0;
 }
 
-static char *read_text(const char *path, size_t *len, char *err, size_t errlen)
+char *param_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -82,11 +82,11 @@ static char *read_text(const char *path, size_t *len, char *err, size_t errlen)
 	do {
 		if (n + 4096 > cap) {
 			cap = cap ? cap * 2 : 65536;
-			char *nb = cap <= (16u << 20) ? realloc(buf, cap) : NULL;
+			char *nb = cap <= max + 1 ? realloc(buf, cap) : NULL;
 			if (!nb) {
 				free(buf);
 				fclose(f);
-				snprintf(err, errlen, "%s: larger than 16 MiB or out of memory", path);
+				snprintf(err, errlen, "%s: larger than %zu bytes or out of memory", path, max);
 				return NULL;
 			}
 			buf = nb;
@@ -285,7 +285,7 @@ int param_load(const char *file, const char *const *paths, const char *const *va
 	if (n == 0)
 		return scenario_load(file, out, err, errlen);
 	size_t len;
-	char *text = read_text(file, &len, err, errlen);
+	char *text = param_read_file(file, 16u << 20, &len, err, errlen);
 	if (!text)
 		return SC_EIO;
 	scenario *plain;

@@ -48,4 +48,8 @@ int param_set_parse(const char *arg, param_axis *ax, char *err, size_t errlen);
 int param_load(const char *file, const char *const *paths, const char *const *values, size_t n,
 	       scenario **out, char *err, size_t errlen);
 
+/* The whole file, NUL-terminated (*len bytes before the NUL), owned by the caller (free); NULL
+ * with err ("PATH: why") when it cannot be read or is larger than max bytes. */
+char *param_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+
 #endif

@@ -46,29 +46,10 @@ int sweep_mkdirs(const char *path)
 
 cJSON *sweep_read_json(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	size_t n;
+	char *buf = param_read_file(path, (size_t)1 << 30, &n, err, errlen);
+	if (!buf)
 		return NULL;
-	}
-	char *buf = NULL;
-	size_t n = 0, cap = 0, got;
-	do {
-		if (n + 65536 > cap) {
-			cap = cap ? cap * 2 : 262144;
-			char *nb = cap <= (1u << 30) ? realloc(buf, cap) : NULL;
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				snprintf(err, errlen, "%s: too large or out of memory", path);
-				return NULL;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
 	const char *end = NULL;
 	cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
 	if (!j)

@@ -13,6 +13,7 @@
 #include "../scenario/scenario.h"
 #include "../engine/stats.h"
 #include "../../node/model/model.h"
+#include "../../node/sched/sched_msg.h"
 #include "../../node/server/srv.h"
 
 #include <cjson/cJSON.h>
@@ -109,7 +110,7 @@ typedef struct live {
 	int64_t leader_iteration;
 	/* what has been observed ("on" conditions are judged on these, not on who is up now) */
 	int64_t seen_iteration;  /* the highest iteration a ready server reported */
-	int seen_state[11];      /* by state code; [10]: SCHEDULER_DOWN */
+	int seen_state[SCHED_STATE_COUNT + 1]; /* by sched_state; the last: SCHEDULER_DOWN */
 	/* iterations, from the servers' iterations.jsonl */
 	unsigned char *iter_seen;
 	size_t iter_cap;

@@ -18,10 +18,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static const char *const state_names[] = {
-	"CLUSTER_STARTING", "CLUSTER_READY", "CLUSTER_EXIT", "NODE_TIMEOUT", "CLUSTER_SCALE_OUT",
-	"CLUSTER_SCALE_IN", "CLUSTER_NEW_INSTANCE", "CLUSTER_ENABLE_FLS", "CLUSTER_DISABLE_FLS",
-	"CLUSTER_SCHEDULER_RECOVERY"};
 
 /* ---- processes ---- */
 
@@ -117,19 +113,16 @@ static void poll_state(live *l, uint64_t t)
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "cluster_state");
 			if (cJSON_IsString(s)) {
 				snprintf(l->state, sizeof l->state, "%s", s->valuestring);
-				l->state_code = -1;
-				for (int i = 0; i < (int)(sizeof state_names / sizeof state_names[0]); i++)
-					if (!strcmp(state_names[i], s->valuestring))
-						l->state_code = i;
+				l->state_code = sched_state_parse(s->valuestring); /* -1: unknown */
 			}
 			cJSON_Delete(j);
 			lh_resp_free(&r);
 		}
 	}
-	if (l->state_code >= 0 && l->state_code < 10)
+	if (l->state_code >= 0)
 		l->seen_state[l->state_code] = 1;
 	else if (!l->sched.pid)
-		l->seen_state[10] = 1;
+		l->seen_state[SCHED_STATE_COUNT] = 1;
 	if (l->state_code != l->last_state) {
 		l->last_state = l->state_code;
 		cJSON *f = cJSON_CreateObject();
@@ -227,11 +220,9 @@ int lv_condition(live *l, const char *on)
 		return (long long)l->iter_ok >= strtoll(on + 19, NULL, 10);
 	if (!strncmp(on, "state=", 6)) {
 		if (!strcmp(on + 6, "SCHEDULER_DOWN"))
-			return l->seen_state[10];
-		for (int i = 0; i < 10; i++)
-			if (!strcmp(state_names[i], on + 6))
-				return l->seen_state[i];
-		return 0;
+			return l->seen_state[SCHED_STATE_COUNT];
+		int st = sched_state_parse(on + 6);
+		return st >= 0 && l->seen_state[st];
 	}
 	if (!strncmp(on, "round=", 6))
 		for (int r = 0; r < TALLY_ROUNDS; r++)
