@@ -10,6 +10,11 @@ PKGS="$PKGS wrk time"
 PKGS="$PKGS python3-yaml"
 # libFuzzer for `make fuzz` and the fuzz step of `make test` (clang-14 comes with it)
 PKGS="$PKGS libfuzzer-14-dev"
+# the device protocol: MindSpore's FlatBuffers schema compiled by flatc, its C++ runtime, and the
+# Python bindings of tests/python (issue 16)
+PKGS="$PKGS flatbuffers-compiler libflatbuffers-dev python3-flatbuffers g++"
+# TLS (OpenSSL), the cluster secret's HMAC and secure aggregation's X25519 and PRG (libsodium)
+PKGS="$PKGS libssl-dev libsodium-dev"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
