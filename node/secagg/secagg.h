@@ -141,7 +141,9 @@ int secagg_shamir_split(const uint8_t secret[32], uint32_t t, const uint32_t *xs
 			rt_rng *rng, uint8_t *out);
 /* Combine k shares (taken at xs[i]) into the secret. SECAGG_ESHARE for a repeated or zero point
  * or an element outside the field; SECAGG_ECRYPTO when the result is not a 32-byte secret's
- * encoding (inconsistent shares: detected but for a chance of about 2^-49). With fewer than t
+ * encoding: shares wrong by a random-looking amount (garbage, another point's share) are caught
+ * but for a chance of about 2^-49; a small arithmetic nudge is not (the server checks a rebuilt
+ * s_sk against s_pk; b_u has no such check). With fewer than t
  * shares the result is garbage, usually caught as SECAGG_ECRYPTO. */
 int secagg_shamir_combine(const uint8_t *shares, const uint32_t *xs, size_t k, uint8_t secret[32]);
 
@@ -240,6 +242,9 @@ int secagg_client_reconstruct(secagg_client *c, const secagg_ret_client_list *li
 			      secagg_share_list *out, char *reason, size_t rlen);
 
 /* ---- server (the leader's state for one iteration) ------------------------------------------ */
+
+/* DECLARED, NOT YET IMPLEMENTED (secagg_server.c is the next piece: docs/secure-aggregation.md
+ * says what it must do). Nothing links against these yet. */
 
 typedef enum secagg_round {
 	SECAGG_ROUND_EXCHANGE_KEYS = 0, /* open at start; closing fixes U1 (then getKeys) */
