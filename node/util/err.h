@@ -36,7 +36,8 @@ extern "C" {
 	X(DATASET, -1900, "sim/fleet/dataset.h")                            \
 	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
 	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
-	X(REPORT, -2200, "reports/report.h")
+	X(REPORT, -2200, "reports/report.h")                                \
+	X(SECAGG, -2300, "node/secagg/secagg.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
@@ -83,7 +84,18 @@ extern "C" {
 	X(TRAIN_ENODEV, TRAIN, 4, "no usable training device")                                    \
 	X(REPORT_EINPUT, REPORT, 1, "a run's output file is malformed")                           \
 	X(REPORT_EIO, REPORT, 2, "a run's directory or report.html could not be read or written") \
-	X(REPORT_ENOMEM, REPORT, 3, "out of memory")
+	X(REPORT_ENOMEM, REPORT, 3, "out of memory")                                              \
+	X(SECAGG_EINVAL, SECAGG, 1, "bad secure aggregation argument")                            \
+	X(SECAGG_ENOMEM, SECAGG, 2, "out of memory")                                              \
+	X(SECAGG_ECONFIG, SECAGG, 3, "invalid encrypt configuration")                             \
+	X(SECAGG_EKEY, SECAGG, 4, "bad key, iv or salt (size or value)")                          \
+	X(SECAGG_EUNKNOWN, SECAGG, 5, "message names a device unknown to this round")             \
+	X(SECAGG_EDUP, SECAGG, 6, "duplicate or replayed secure aggregation message")             \
+	X(SECAGG_ESTATE, SECAGG, 7, "message for another iteration or a round not open")          \
+	X(SECAGG_ETHRESHOLD, SECAGG, 8, "too few devices or shares for the threshold")            \
+	X(SECAGG_ECRYPTO, SECAGG, 9, "decryption, key agreement or reconstruction failed")        \
+	X(SECAGG_ESHARE, SECAGG, 10, "malformed secret share")                                    \
+	X(SECAGG_ERANGE, SECAGG, 11, "value outside the quantisation ring's range")
 
 enum {
 #define FL_ERR_BASE_(mod, base, where) FL_ERR_##mod = (base),
