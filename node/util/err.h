@@ -36,7 +36,8 @@ extern "C" {
 	X(DATASET, -1900, "sim/fleet/dataset.h")                            \
 	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
 	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
-	X(REPORT, -2200, "reports/report.h")
+	X(REPORT, -2200, "reports/report.h")                                \
+	X(FW, -2300, "node/proto/fl_wire.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
@@ -83,7 +84,14 @@ extern "C" {
 	X(TRAIN_ENODEV, TRAIN, 4, "no usable training device")                                    \
 	X(REPORT_EINPUT, REPORT, 1, "a run's output file is malformed")                           \
 	X(REPORT_EIO, REPORT, 2, "a run's directory or report.html could not be read or written") \
-	X(REPORT_ENOMEM, REPORT, 3, "out of memory")
+	X(REPORT_ENOMEM, REPORT, 3, "out of memory")                                              \
+	X(FW_EEMPTY, FW, 1, "empty body: no FlatBuffer")                                          \
+	X(FW_EVERIFY, FW, 2, "the FlatBuffers verifier rejected the buffer")                      \
+	X(FW_ETOOMANY, FW, 3, "feature_map has more tensors than the model can have")             \
+	X(FW_EALIGN, FW, 4, "FlatBuffer not 8-byte aligned in memory")                            \
+	X(FW_EINVAL, FW, 5, "a message to encode lacks a tensor name or data")                    \
+	X(FW_EKIND, FW, 6, "unknown message kind")                                                \
+	X(FW_ENOMEM, FW, 7, "out of memory")
 
 enum {
 #define FL_ERR_BASE_(mod, base, where) FL_ERR_##mod = (base),
