@@ -11,7 +11,8 @@
 # Sources are found by wildcard: every .c under node/ (but node/main/), sim/ (but sim/main/) and
 # netem/ (but netem/main/) goes into one static library; every node/main/*.c, sim/main/*.c and
 # netem/main/*.c is a program named after its file (fl_server.c -> bin/fl-server); every
-# tests/unit/test_*.c is a Check program. BUILD moves the build tree (parallel work trees).
+# tests/unit/test_*.c is a Check program. node/proto/*.cc (C++17, over the headers flatc generates
+# from node/proto/*.fbs into $(OUT)/gen/) join the library. BUILD moves the build tree.
 
 BUILD   ?= build
 VARIANT ?= rel
