@@ -176,21 +176,29 @@ END_TEST
 
 START_TEST(http_request_and_relay)
 {
-	uint16_t port = 0;
+	/* two listeners, one answering 200 and one 503: lh_serve answers every connection that is
+	 * pending with the same status, so one listener taking both requests in turn raced (the
+	 * second request, sent quickly, was pending when the first call looped and got 200) */
+	uint16_t port = 0, port2 = 0;
 	int lfd = lh_listen("127.0.0.1", &port);
+	int lfd2 = lh_listen("127.0.0.1", &port2);
 	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_ge(lfd2, 0);
 	ck_assert_int_gt(port, 0);
 	pid_t child = fork();
 	ck_assert_int_ge(child, 0);
-	if (child == 0) { /* answer two requests, one 200 and one 503 */
-		int n = 0;
-		while (n < 2) {
-			struct pollfd p = {.fd = lfd, .events = POLLIN};
-			if (poll(&p, 1, 10000) <= 0)
+	if (child == 0) { /* answer one request on each */
+		int n = 0, n2 = 0;
+		while (n < 1 || n2 < 1) {
+			struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = lfd2, .events = POLLIN}};
+			if (poll(p, 2, 10000) <= 0)
 				_exit(1);
-			n += lh_serve(lfd, n ? 503 : 200, n ? "{\"code\":\"1\"}" : "{\"nodeIds\":[]}");
+			if (p[0].revents)
+				n += lh_serve(lfd, 200, "{\"nodeIds\":[]}");
+			if (p[1].revents)
+				n2 += lh_serve(lfd2, 503, "{\"code\":\"1\"}");
 		}
-		_exit(0);
+		_exit(n == 1 && n2 == 1 ? 0 : 1);
 	}
 	lh_resp r;
 	ck_assert_int_eq(lh_request("127.0.0.1", port, "GET", "/nodes", NULL, NULL, 0, 5000, &r), 0);
@@ -198,7 +206,7 @@ START_TEST(http_request_and_relay)
 	ck_assert_str_eq(r.body, "{\"nodeIds\":[]}");
 	ck_assert_uint_eq(r.len, 14);
 	lh_resp_free(&r);
-	ck_assert_int_eq(lh_request("127.0.0.1", port, "POST", "/x", NULL, "{}", 2, 5000, &r), 0);
+	ck_assert_int_eq(lh_request("127.0.0.1", port2, "POST", "/x", NULL, "{}", 2, 5000, &r), 0);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(r.body, "{\"code\":\"1\"}");
 	lh_resp_free(&r);
@@ -206,6 +214,7 @@ START_TEST(http_request_and_relay)
 	ck_assert_int_eq(waitpid(child, &st, 0), child);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	close(lfd);
+	close(lfd2);
 	/* nobody listens there any more */
 	ck_assert_int_eq(lh_request("127.0.0.1", port, "GET", "/", NULL, NULL, 0, 2000, &r), -ECONNREFUSED);
 }
