@@ -94,8 +94,21 @@ struct sched {
 	int in_change;     /* inside on_change */
 };
 
+/*
+ * Who calls whom, top first (scripts/deps-check.sh node/sched:node/sched/sched_int.h measures
+ * it; not yet in make lint: sched_api.c and sched_members.c still call sched_reconcile back in
+ * sched.c, the one arrow left against the layers):
+ *   sched.c
+ *   sched_api.c
+ *   sched_members.c
+ *   sched_table.c sched_meta.c sched_client.c
+ *   sched_msg.c
+ */
+
 /* sched.c */
 void sched_reconcile(sched *s);
+
+/* sched_table.c: lookups, the state's setter (marks dirty), the table sent to servers */
 void sched_set_state(sched *s, int state);
 void sched_build_table(const sched *s, sched_table *t, int next);
 int sched_send_table(sched *s, sched_node *n);
