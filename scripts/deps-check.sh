@@ -8,7 +8,7 @@
 # Objects are compiled here at -O0 into a temporary directory (no build tree needed).
 set -eu
 cd "$(dirname "$0")/.."
-mods=${*:-"sim/fleet:sim/fleet/fleet_int.h sim/live:sim/live/live_int.h"}
+mods=${*:-"node/sched:node/sched/sched_int.h sim/fleet:sim/fleet/fleet_int.h sim/live:sim/live/live_int.h"}
 CC=${CC:-cc}
 INC="-D_GNU_SOURCE -I. -Inode -I${LLHTTP_INC:-/usr/share/include/llhttp}"
 tmp=$(mktemp -d)

@@ -262,6 +262,7 @@ int sched_new(rt_host *h, const sched_config *cfg, sched **out)
 	if (!s)
 		return RT_ENOMEM;
 	s->h = h;
+	s->reconcile = sched_reconcile;
 	s->cfg = *cfg;
 	if (!s->cfg.heartbeat_interval_ms)
 		s->cfg.heartbeat_interval_ms = 3000;

@@ -92,12 +92,14 @@ struct sched {
 	int state_dirty;   /* broadcast even without a membership change */
 	int meta_dirty;    /* persist and call on_change */
 	int in_change;     /* inside on_change */
+	/* sched_reconcile, set by sched_new: the parts (sched_api.c, sched_members.c) end an event
+	 * through it, the one call they make up into sched.c */
+	void (*reconcile)(sched *s);
 };
 
 /*
  * Who calls whom, top first (scripts/deps-check.sh node/sched:node/sched/sched_int.h measures
- * it; not yet in make lint: sched_api.c and sched_members.c still call sched_reconcile back in
- * sched.c, the one arrow left against the layers):
+ * it in make lint). The parts reach sched_reconcile only through s->reconcile, set by the core:
  *   sched.c
  *   sched_api.c
  *   sched_members.c
