@@ -11,7 +11,8 @@
 # Sources are found by wildcard: every .c under node/ (but node/main/), sim/ (but sim/main/) and
 # netem/ (but netem/main/) goes into one static library; every node/main/*.c, sim/main/*.c and
 # netem/main/*.c is a program named after its file (fl_server.c -> bin/fl-server); every
-# tests/unit/test_*.c is a Check program. BUILD moves the build tree (parallel work trees).
+# tests/unit/test_*.c is a Check program. node/proto/*.cc (C++17, over the headers flatc generates
+# from node/proto/*.fbs into $(OUT)/gen/) join the library. BUILD moves the build tree.
 
 BUILD   ?= build
 VARIANT ?= rel
@@ -39,7 +40,7 @@ OPT     := -O2 -g
 LDSAN   :=
 endif
 CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(CFLAGS)
-LDLIBS_ALL := -luv -lcjson -lopenblas -lz -lm -lpthread $(LDLIBS)
+LDLIBS_ALL := -luv -lcjson -lopenblas -lsodium -lz -lm -lpthread -lstdc++ $(LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
 LIB_SRC  := $(sort $(filter-out node/main/% sim/main/% netem/main/%,\
@@ -48,7 +49,19 @@ MAIN_SRC := $(sort $(wildcard node/main/*.c sim/main/*.c netem/main/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+# The device protocol (node/proto/fl_wire.cc): C++ over the code flatc generates from
+# node/proto/*.fbs into $(OUT)/gen/ (never committed). Every node/proto/*.cc joins the library.
+CXX     ?= g++
+FLATC   ?= flatc
+GEN     := $(OUT)/gen
+FBS     := $(sort $(wildcard node/proto/*.fbs))
+FBS_H   := $(FBS:node/proto/%.fbs=$(GEN)/%_generated.h)
+LIB_CXX_SRC := $(sort $(wildcard node/proto/*.cc))
+CXXWARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow
+# no virtual calls in our C++, and the C linker does not bring UBSan's C++ runtime
+CXXFLAGS_ALL := -std=c++17 $(CXXWARN) $(OPT) $(if $(filter -fsanitize%,$(OPT)),-fno-sanitize=vptr) $(CXXFLAGS)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o) $(LIB_CXX_SRC:%.cc=$(OUT)/obj/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(OUT)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(OUT)/obj/%.o) $(SUPPORT_SRC:%.c=$(OUT)/obj/%.o)
 LIB      := $(OUT)/libflbench.a
@@ -67,6 +80,14 @@ tests: $(TESTS) $(BINS)
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# flatc writes every schema's header at once (fl_job.fbs includes cipher.fbs)
+$(FBS_H) &: $(FBS)
+	@mkdir -p $(GEN)
+	$(FLATC) --cpp -o $(GEN) $(FBS) 2>&1 | { grep -v -e '^warning:' -e 'snake_case' || true; }
+$(OUT)/obj/%.o: %.cc $(FBS_H)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS_ALL) -I$(GEN) $(CXXFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -169,6 +190,7 @@ bench: deps
 FUZZ_CC   ?= $(or $(shell command -v clang 2>/dev/null),$(shell command -v clang-14 2>/dev/null),clang)
 FUZZ_S    ?= 60
 FUZZ_SMOKE_S ?= 2
+FUZZ_CXX  ?= $(or $(shell command -v clang++ 2>/dev/null),$(shell command -v clang++-14 2>/dev/null),clang++)
 FUZZ_LIB_SRC := $(sort $(wildcard node/rt/*.c node/proto/*.c node/util/*.c node/model/*.c \
 		  node/sched/*.c node/server/*.c sim/rt/*.c sim/scenario/*.c netem/link.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
@@ -182,14 +204,14 @@ $(OUT)/fuzz/%: $(OUT)/obj/tests/fuzz/%.o $(LIB) $(LLHTTP_LIB)
 fuzz-build:
 	@tests/fuzz/run.sh --check $(FUZZ_CC) || { echo "fuzz: $(FUZZ_CC) cannot build a libFuzzer \
 	target (apt-get install clang libfuzzer-14-dev)" >&2; exit 1; }
-	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(FUZZ_BINS)
+	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(FUZZ_BINS)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(BUILD)/fuzz/fuzz $(FUZZ_S) $(FUZZ_NAMES)
 # the recovery-file seeds, rewritten by the real code (tests/fuzz/seedgen.c; by hand only)
 $(OUT)/seedgen: $(OUT)/obj/tests/fuzz/seedgen.o $(LIB) $(LLHTTP_LIB)
 	$(CC) -fsanitize=fuzzer-no-link,address,undefined -o $@ $^ $(LDLIBS_ALL)
 fuzz-seeds:
-	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(BUILD)/fuzz/seedgen
+	$(MAKE) VARIANT=fuzz CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) LIB_SRC="$(FUZZ_LIB_SRC)" MAIN_SRC= TEST_SRC= $(BUILD)/fuzz/seedgen
 	$(BUILD)/fuzz/seedgen tests/fuzz/corpus
 fuzz-smoke:
 	@if tests/fuzz/run.sh --check $(FUZZ_CC); then \

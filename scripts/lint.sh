@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 files=$(find node sim/fleet -name '*.[ch]' 2>/dev/null | grep -v -e '^node/rt/' -e '^node/main/' | sort)
-pattern='(^|[^A-Za-z0-9_.>])(time|clock_gettime|gettimeofday|rand|random|srand|srandom|drand48|lrand48|sleep|usleep|nanosleep|pthread_create)[[:space:]]*\(|(^|[^A-Za-z0-9_])uv_[a-z_0-9]+[[:space:]]*\('
+pattern='(^|[^A-Za-z0-9_.>])(time|clock_gettime|gettimeofday|rand|random|srand|srandom|drand48|lrand48|sleep|usleep|nanosleep|pthread_create|randombytes_[a-z_]*)[[:space:]]*\(|(^|[^A-Za-z0-9_])uv_[a-z_0-9]+[[:space:]]*\('
 bad=0
 for f in $files; do
 	out=$(gcc -fpreprocessed -dD -E -P "$f" 2>/dev/null | grep -nE "$pattern" || true)

@@ -36,7 +36,9 @@ extern "C" {
 	X(DATASET, -1900, "sim/fleet/dataset.h")                            \
 	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
 	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
-	X(REPORT, -2200, "reports/report.h")
+	X(REPORT, -2200, "reports/report.h")                                \
+	X(FW, -2300, "node/proto/fl_wire.h")                                \
+	X(SECAGG, -2400, "node/secagg/secagg.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
@@ -83,7 +85,25 @@ extern "C" {
 	X(TRAIN_ENODEV, TRAIN, 4, "no usable training device")                                    \
 	X(REPORT_EINPUT, REPORT, 1, "a run's output file is malformed")                           \
 	X(REPORT_EIO, REPORT, 2, "a run's directory or report.html could not be read or written") \
-	X(REPORT_ENOMEM, REPORT, 3, "out of memory")
+	X(REPORT_ENOMEM, REPORT, 3, "out of memory")                                              \
+	X(FW_EEMPTY, FW, 1, "empty body: no FlatBuffer")                                          \
+	X(FW_EVERIFY, FW, 2, "the FlatBuffers verifier rejected the buffer")                      \
+	X(FW_ETOOMANY, FW, 3, "feature_map has more tensors than the model can have")             \
+	X(FW_EALIGN, FW, 4, "FlatBuffer not 8-byte aligned in memory")                            \
+	X(FW_EINVAL, FW, 5, "a message to encode lacks a tensor name or data")                    \
+	X(FW_EKIND, FW, 6, "unknown message kind")                                                \
+	X(FW_ENOMEM, FW, 7, "out of memory")                                                     \
+	X(SECAGG_EINVAL, SECAGG, 1, "bad secure aggregation argument")                            \
+	X(SECAGG_ENOMEM, SECAGG, 2, "out of memory")                                              \
+	X(SECAGG_ECONFIG, SECAGG, 3, "invalid encrypt configuration")                             \
+	X(SECAGG_EKEY, SECAGG, 4, "bad key, iv or salt (size or value)")                          \
+	X(SECAGG_EUNKNOWN, SECAGG, 5, "message names a device unknown to this round")             \
+	X(SECAGG_EDUP, SECAGG, 6, "duplicate or replayed secure aggregation message")             \
+	X(SECAGG_ESTATE, SECAGG, 7, "message for another iteration or a round not open")          \
+	X(SECAGG_ETHRESHOLD, SECAGG, 8, "too few devices or shares for the threshold")            \
+	X(SECAGG_ECRYPTO, SECAGG, 9, "decryption, key agreement or reconstruction failed")        \
+	X(SECAGG_ESHARE, SECAGG, 10, "malformed secret share")                                    \
+	X(SECAGG_ERANGE, SECAGG, 11, "value outside the quantisation ring's range")
 
 enum {
 #define FL_ERR_BASE_(mod, base, where) FL_ERR_##mod = (base),

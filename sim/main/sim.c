@@ -32,37 +32,56 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] =
-	"usage:\n"
-	"  sim run FILE [--seed N] [--mode sim|live] [--out DIR] [--check-determinism]\n"
-	"               [--duration D] [--swarm] [--verbose] [--quiet] [--no-report]\n"
-	"      Run a scenario. Exit 0 when every expectation holds and no invariant is violated,\n"
-	"      1 when one fails (the reason and the replay command are printed), 2 on bad input.\n"
-	"      --out DIR   where the outputs go (default reports/out/<scenario name>/)\n"
-	"      --check-determinism   run twice and compare trace hashes and events.jsonl\n"
-	"      --swarm     let the seed also pick fault timings and probabilities (printed)\n"
-	"      --duration D  run for D (e.g. 60s) instead of the scenario's duration\n"
-	"      --invariants-only  pass when no invariant is violated, whatever the expectations\n"
-	"      --param key.path=value  override a key of the scenario (e.g. cluster.server_num=8)\n"
-	"  sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--duration D] [--invariants-only]\n"
-	"                [--param key.path=v1,v2,...]... [--shard I/N | auto | auto/N]\n"
-	"                [--target-accuracy A] [--out DIR]\n"
-	"      Run seeds A to B (times the grid of --param values), each in a forked child; write\n"
-	"      summary.json, junit.xml, failing.txt (replay commands), sweep.csv and, with --param,\n"
-	"      sweep.html (a plot per figure against the parameter) into DIR.\n"
-	"      --shard I/N  run only shard I of N (deterministic split) into DIR/shard-I/; auto takes\n"
-	"                   I from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (docs/at-scale.md)\n"
-	"  sim sweep-merge DIR... [--out DIR]\n"
-	"      Merge shard results (DIR/sweep.json or DIR/shard-*/sweep.json) into the outputs the\n"
-	"      unsharded sweep writes, byte for byte. Default --out: <parent of the first DIR>/merged.\n"
-	"  sim suite FILE [--out DIR] [--update-baselines]\n"
-	"      Run a suite (a file in scenarios/suites/): every scenario must pass and not regress\n"
-	"      against its baseline; writes one junit.xml. --update-baselines rewrites them.\n"
-	"  sim report DIR        write DIR/report.html from a run's outputs\n"
-	"  sim compare BASE NEW  compare two runs (or bench.json files); exit 1 on a regression\n"
-	"  sim list [DIR]        the scenarios in DIR (default scenarios/)\n"
-	"\n"
-	"Scenario format, outputs and invariants: docs/design.md, docs/outputs.md, docs/scenarios.md.\n";
+/* One help text per command: `sim --help` prints them all, `sim CMD --help` its own. */
+static const struct cmd_help {
+	const char *cmd, *text;
+} helps[] = {
+	{"run",
+	 "  sim run FILE [--seed N] [--mode sim|live] [--out DIR] [--check-determinism]\n"
+	 "               [--duration D] [--swarm] [--verbose] [--quiet] [--no-report]\n"
+	 "      Run a scenario. Exit 0 when every expectation holds and no invariant is violated,\n"
+	 "      1 when one fails (the reason and the replay command are printed), 2 on bad input.\n"
+	 "      --out DIR   where the outputs go (default reports/out/<scenario name>/)\n"
+	 "      --check-determinism   run twice and compare trace hashes and events.jsonl\n"
+	 "      --swarm     let the seed also pick fault timings and probabilities (printed)\n"
+	 "      --duration D  run for D (e.g. 60s) instead of the scenario's duration\n"
+	 "      --invariants-only  pass when no invariant is violated, whatever the expectations\n"
+	 "      --param key.path=value  override a key of the scenario (e.g. cluster.server_num=8)\n"},
+	{"sweep",
+	 "  sim sweep FILE --seeds A..B [--jobs N] [--swarm] [--duration D] [--invariants-only]\n"
+	 "                [--param key.path=v1,v2,...]... [--shard I/N | auto | auto/N]\n"
+	 "                [--target-accuracy A] [--out DIR]\n"
+	 "      Run seeds A to B (times the grid of --param values), each in a forked child; write\n"
+	 "      summary.json, junit.xml, failing.txt (replay commands), sweep.csv and, with --param,\n"
+	 "      sweep.html (a plot per figure against the parameter) into DIR.\n"
+	 "      --shard I/N  run only shard I of N (deterministic split) into DIR/shard-I/; auto takes\n"
+	 "                   I from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (docs/at-scale.md)\n"},
+	{"sweep-merge",
+	 "  sim sweep-merge DIR... [--out DIR]\n"
+	 "      Merge shard results (DIR/sweep.json or DIR/shard-*/sweep.json) into the outputs the\n"
+	 "      unsharded sweep writes, byte for byte. Default --out: <parent of the first DIR>/merged.\n"},
+	{"suite",
+	 "  sim suite FILE [--out DIR] [--update-baselines]\n"
+	 "      Run a suite (a file in scenarios/suites/): every scenario must pass and not regress\n"
+	 "      against its baseline; writes one junit.xml. --update-baselines rewrites them.\n"},
+	{"report", "  sim report DIR        write DIR/report.html from a run's outputs\n"},
+	{"compare", "  sim compare BASE NEW  compare two runs (or bench.json files); exit 1 on a regression\n"},
+	{"list", "  sim list [DIR]        the scenarios in DIR (default scenarios/)\n"},
+};
+#define NHELPS (sizeof helps / sizeof helps[0])
+
+/* cmd NULL: every command's text. */
+static void print_usage(FILE *f, const char *cmd)
+{
+	fputs("usage:\n", f);
+	for (size_t i = 0; i < NHELPS; i++)
+		if (!cmd || !strcmp(cmd, helps[i].cmd))
+			fputs(helps[i].text, f);
+	fputs("\nScenario format, outputs and invariants: docs/design.md, docs/outputs.md, "
+	      "docs/scenarios.md.\n", f);
+}
+
+static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
 
 typedef struct run_opts {
 	const char *file, *out;
@@ -313,11 +332,24 @@ static int cmd_list(const char *dir)
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
+	if (argc < 2 || is_help(argv[1]) || !strcmp(argv[1], "help")) {
+		print_usage(argc < 2 ? stderr : stdout, NULL);
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
+	int known = 0;
+	for (size_t i = 0; i < NHELPS; i++)
+		known |= !strcmp(cmd, helps[i].cmd);
+	if (!known) {
+		fprintf(stderr, "sim: unknown command '%s'\n", cmd);
+		print_usage(stderr, NULL);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++)
+		if (is_help(argv[i])) {
+			print_usage(stdout, cmd);
+			return 0;
+		}
 	if (!strcmp(cmd, "report")) {
 		if (argc != 3) {
 			fprintf(stderr, "usage: sim report DIR\n");
@@ -383,10 +415,6 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return sweep_merge(dirs, nd, out, quiet);
-	}
-	if (strcmp(cmd, "run") && strcmp(cmd, "sweep")) {
-		fprintf(stderr, "sim: unknown command '%s'\n%s", cmd, usage);
-		return 2;
 	}
 	int sweep = !strcmp(cmd, "sweep");
 	run_opts ro = {.seed = -1};
@@ -483,7 +511,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--no-report")) {
 			ro.no_report = 1;
 		} else if (a[0] == '-') {
-			fprintf(stderr, "sim: unknown option '%s'\n%s", a, usage);
+			fprintf(stderr, "sim %s: unknown option '%s'\n", cmd, a);
+			print_usage(stderr, cmd);
 			return 2;
 		} else if (!ro.file) {
 			ro.file = a;
@@ -493,7 +522,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!ro.file) {
-		fprintf(stderr, "sim %s: which scenario file?\n%s", cmd, usage);
+		fprintf(stderr, "sim %s: which scenario file?\n", cmd);
+		print_usage(stderr, cmd);
 		return 2;
 	}
 	if (!sweep)

@@ -10,6 +10,15 @@ trap 'rm -rf "$T"' EXIT
 fail=0
 no() { echo "FAIL: $*"; fail=1; }
 
+# the CLI: each command's --help prints its own usage and exits 0; an unknown option exits 2
+for c in run sweep sweep-merge suite report compare list; do
+	"$SIM" "$c" --help >"$T/help.txt" 2>&1 || no "sim $c --help exit code"
+	grep -q "^  sim $c " "$T/help.txt" || no "sim $c --help does not show its usage"
+	[ "$(grep -c '^  sim ' "$T/help.txt")" = 1 ] || no "sim $c --help shows other commands"
+done
+"$SIM" run --bogus >"$T/help.txt" 2>&1; rc=$?
+[ $rc = 2 ] && grep -q "sim run: unknown option '--bogus'" "$T/help.txt" || no "sim run --bogus: rc $rc, $(head -1 "$T/help.txt")"
+
 # the CI suite: every "ci" scenario passes and does not regress against its baseline
 if "$SIM" suite scenarios/suites/ci.json --out "$T/suite" >"$T/suite.txt" 2>&1; then
 	cat "$T/suite.txt"
