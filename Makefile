@@ -147,6 +147,7 @@ deps:
 
 lint:
 	@scripts/lint.sh
+	@scripts/deps-check.sh
 
 # Unit tests of one variant (ASan by default through `make test`). T=name runs one test.
 unit: $(TESTS) $(BINS)

@@ -392,7 +392,7 @@ static void on_inst_timeout(rt_timer *t, void *data)
 			  : s->inst_op == INST_ENABLE ? "The enable FLS is timeout."
 						      : "The disable FLS is timeout.";
 	inst_finish(s, msg);
-	sched_reconcile(s);
+	s->reconcile(s);
 }
 
 static int check_hyper_params(const cJSON *b, char *err, size_t errlen)
@@ -493,7 +493,7 @@ static void api_instance(sched *s, http_request *r, int op)
 	sched_set_state(s, op == INST_NEW ? CLUSTER_NEW_INSTANCE
 			   : op == INST_ENABLE ? CLUSTER_ENABLE_FLS : CLUSTER_DISABLE_FLS);
 	rt_timer_start(s->inst_timer, s->cfg.instance_timeout_ms, 0);
-	sched_reconcile(s); /* finishes at once when no server could be asked */
+	s->reconcile(s); /* finishes at once when no server could be asked */
 }
 
 /* ---- who may change the cluster ---- */

@@ -92,10 +92,25 @@ struct sched {
 	int state_dirty;   /* broadcast even without a membership change */
 	int meta_dirty;    /* persist and call on_change */
 	int in_change;     /* inside on_change */
+	/* sched_reconcile, set by sched_new: the parts (sched_api.c, sched_members.c) end an event
+	 * through it, the one call they make up into sched.c */
+	void (*reconcile)(sched *s);
 };
+
+/*
+ * Who calls whom, top first (scripts/deps-check.sh node/sched:node/sched/sched_int.h measures
+ * it in make lint). The parts reach sched_reconcile only through s->reconcile, set by the core:
+ *   sched.c
+ *   sched_api.c
+ *   sched_members.c
+ *   sched_table.c sched_meta.c sched_client.c
+ *   sched_msg.c
+ */
 
 /* sched.c */
 void sched_reconcile(sched *s);
+
+/* sched_table.c: lookups, the state's setter (marks dirty), the table sent to servers */
 void sched_set_state(sched *s, int state);
 void sched_build_table(const sched *s, sched_table *t, int next);
 int sched_send_table(sched *s, sched_node *n);

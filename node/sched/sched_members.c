@@ -294,7 +294,7 @@ void sched_on_frame(sched_peer *p, const frame *f)
 		break;
 	}
 	cJSON_Delete(m);
-	sched_reconcile(s);
+	s->reconcile(s);
 	/* A (re)registered server learns where things stand, whether or not anything changed. */
 	if (reg && reg->peer == p) {
 		if (s->op.barrier)
@@ -449,7 +449,7 @@ int sched_scale_out(sched *s, int servers, char *err, size_t errlen)
 	rt_log(s->h, RT_LOG_INFO, "scale-out by %d: waiting for %d new servers (server_num %d)",
 	       servers, servers, s->op.target);
 	sched_set_state(s, CLUSTER_SCALE_OUT);
-	sched_reconcile(s);
+	s->reconcile(s);
 	return 0;
 }
 
@@ -496,7 +496,7 @@ int sched_scale_out_rollback(sched *s, const char *why, char *err, size_t errlen
 	s->members_dirty = 1;
 	s->meta_dirty = 1;
 	sched_set_state(s, sched_all_alive(s) ? CLUSTER_READY : NODE_TIMEOUT);
-	sched_reconcile(s);
+	s->reconcile(s);
 	return 0;
 }
 
@@ -541,6 +541,6 @@ int sched_scale_in(sched *s, const char *const *node_ids, size_t n, char *err, s
 		snprintf(s->op.remove[i], sizeof s->op.remove[i], "%s", node_ids[i]);
 	sched_set_state(s, CLUSTER_SCALE_IN);
 	sched_start_barrier(s);
-	sched_reconcile(s);
+	s->reconcile(s);
 	return 0;
 }

@@ -13,14 +13,6 @@
 
 #define TICK_MS 250
 
-struct srv_mail {
-	int type;
-	char *meta;
-	uint8_t *payload;
-	size_t len;
-	struct srv_mail *next;
-};
-
 /* ---- small helpers ---- */
 
 /* Bounded copy (validated lengths; this only keeps the compiler's truncation checks quiet). */
@@ -32,70 +24,6 @@ static void copy_str(char *dst, size_t n, const char *src)
 	dst[l] = '\0';
 }
 
-int64_t srv_now_ms(srv *s) { return rt_wall_ms(s->h); }
-
-int srv_is_leader(const srv *s) { return s->phase != SRV_PH_NONE; }
-
-int srv_lease_ok(srv *s)
-{
-	if (!s->failover)
-		return 1;
-	int ok = rt_now_ns(s->h) < sched_client_lease_until_ns(s->sc);
-	if (!ok && !s->lease_warned)
-		rt_log(s->h, RT_LOG_WARN, "leader: the scheduler has not heard us within its node timeout; "
-		       "holding every commit (another server may have been given the role)");
-	s->lease_warned = !ok;
-	return ok;
-}
-
-const char *srv_instance_name(int st)
-{
-	return st == SRV_INST_FINISH ? "finish" : st == SRV_INST_DISABLE ? "disable" : "running";
-}
-
-void srv_json_add_u64(cJSON *o, const char *key, uint64_t v)
-{
-	char hex[24];
-
-	snprintf(hex, sizeof hex, "%016" PRIx64, v);
-	cJSON_AddStringToObject(o, key, hex);
-}
-
-uint64_t srv_json_u64(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (cJSON_IsString(v))
-		return strtoull(v->valuestring, NULL, 16);
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0)
-		return (uint64_t)v->valuedouble;
-	return 0;
-}
-
-int64_t srv_json_i64(const cJSON *o, const char *key, int64_t dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (cJSON_IsNumber(v)) /* out of int64_t's range (or NaN) converts undefined: the default */
-		return v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 ? (int64_t)v->valuedouble
-									 : dflt;
-	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v);
-	if (cJSON_IsString(v)) {
-		char *end;
-		long long x = strtoll(v->valuestring, &end, 10);
-		if (end != v->valuestring && !*end)
-			return x;
-	}
-	return dflt;
-}
-
-const char *srv_json_str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 const char *srv_strerror(int err)
 {
 	switch (err) {
@@ -105,34 +33,6 @@ const char *srv_strerror(int err)
 	default: return rt_strerror(err);
 	}
 }
-
-void srv_event(srv *s, int ev)
-{
-	if (s->cfg.on_event && !s->destroying)
-		s->cfg.on_event(s->cfg.event_data, s, ev);
-}
-
-void srv_update_ready(srv *s)
-{
-	if (s->join == SRV_JOIN_MEMBER && !s->ready_reported && !s->removed) {
-		s->ready_reported = 1;
-		rt_log(s->h, RT_LOG_INFO, "Server started successfully. (node %s, rank %d, iteration %"
-		       PRId64 ", http port %u)", s->cfg.node_id, s->rank, s->iteration,
-		       s->http ? http_server_port(s->http) : 0);
-		srv_event(s, SRV_EV_READY);
-	}
-}
-
-void srv_maybe_scale_ready(srv *s)
-{
-	if (!s->scale_pending || !s->paused || s->scale_ready_sent || !s->sc)
-		return;
-	s->scale_ready_sent = 1;
-	rt_log(s->h, RT_LOG_INFO, "scaling: paused at iteration %" PRId64 ", ready", s->iteration);
-	sched_client_scale_ready(s->sc);
-}
-
-/* ---- messages ---- */
 
 static void mbox_run(rt_timer *t, void *data)
 {
@@ -159,55 +59,6 @@ static void mbox_run(rt_timer *t, void *data)
 	}
 	if (s->mbox)
 		rt_timer_start(s->mbox_timer, 0, 0);
-}
-
-int srv_send(srv *s, int peer, int type, cJSON *meta, const void *payload, size_t len)
-{
-	if (meta)
-		cJSON_AddNumberToObject(meta, "lepoch", (double)s->leader_epoch);
-	char *text = meta ? cJSON_PrintUnformatted(meta) : NULL;
-	int rc;
-
-	cJSON_Delete(meta);
-	if (meta && !text)
-		return RT_ENOMEM;
-	if (peer == s->self && peer >= 0) {
-		struct srv_mail *m = calloc(1, sizeof *m);
-		if (!m || (len && !(m->payload = malloc(len)))) {
-			free(m);
-			free(text);
-			return RT_ENOMEM;
-		}
-		m->type = type;
-		m->meta = text;
-		if (len)
-			memcpy(m->payload, payload, len);
-		m->len = len;
-		if (s->mbox_tail)
-			s->mbox_tail->next = m;
-		else
-			s->mbox = m;
-		s->mbox_tail = m;
-		if (!rt_timer_active(s->mbox_timer))
-			rt_timer_start(s->mbox_timer, 0, 0);
-		return 0;
-	}
-	if (peer < 0 || (size_t)peer >= s->npeers || !s->peers[peer].link) {
-		free(text);
-		return RT_ECLOSED;
-	}
-	rc = conn_send(s->peers[peer].link->c, (uint8_t)type, 0, text, payload, len);
-	free(text);
-	return rc;
-}
-
-int srv_send_leader(srv *s, int type, cJSON *meta, const void *payload, size_t len)
-{
-	if (s->leader_peer < 0) {
-		cJSON_Delete(meta);
-		return RT_ECLOSED;
-	}
-	return srv_send(s, s->leader_peer, type, meta, payload, len);
 }
 
 void srv_dispatch(srv *s, int peer, int type, const cJSON *meta, const uint8_t *payload,

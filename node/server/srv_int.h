@@ -11,6 +11,11 @@
  *   srv_peer.c      links between servers, HELLO, STATE/SYNCED, model transfer
  *   srv_store.c     the model store and the recovery files
  *   srv_metrics.c   GET /metrics and iterations.jsonl
+ *   srv_send.c      sending between servers (links, the self mailbox's queue)
+ *   srv_util.c      clock, leadership and lease, JSON fields, events, readiness reports
+ *
+ * Left against the one-direction rule (docs/CONTRIBUTING.md): srv_metrics.c -> srv.c
+ * (srv_get_status), srv_peer.c -> srv.c (srv_dispatch) and the cycles between the parts.
  */
 #ifndef FL_SRV_INT_H
 #define FL_SRV_INT_H
@@ -296,7 +301,18 @@ struct srv {
 	uint64_t api_bytes_in, api_bytes_out; /* device API bodies */
 };
 
-/* ---- srv.c ---- */
+/* ---- the self mailbox: srv_send.c queues, srv.c delivers ---- */
+struct srv_mail {
+	int type;
+	char *meta;
+	uint8_t *payload;
+	size_t len;
+	struct srv_mail *next;
+};
+
+
+/* ---- srv.c: srv_dispatch; srv_send.c: srv_send, srv_send_leader; srv_util.c: the rest of
+ * this section (leaves every file may call) ---- */
 void srv_event(srv *s, int ev);
 /* Messages: to a peer index (ourselves through the mailbox). meta is consumed (cJSON_Delete). */
 int srv_send(srv *s, int peer, int type, cJSON *meta, const void *payload, size_t len);

@@ -80,6 +80,13 @@ static inline device *dev_at(const fleet *f, long i) { return &f->chunks[i / FLE
  * Who calls whom (one direction each): fleet.c -> fleet_dev.c, fleet_wake.c, fleet_dist.c;
  * fleet_dev.c -> fleet_wake.c, fleet_dist.c; fleet_wake.c -> fleet_dist.c. Nothing calls back
  * into fleet.c: the rt timer's callback and the HTTP answers' callbacks are registered, not called.
+ * The layers (scripts/deps-check.sh checks them: a file calls only files on lines below its
+ * own); the trainer's files (own headers) share the directory:
+ *   fleet.c
+ *   fleet_dev.c
+ *   fleet_wake.c
+ *   fleet_dist.c train_real.c
+ *   dataset.c lenet.c
  */
 
 /* fleet_wake.c: wake the device delay_ns from now (replaces a pending wake-up). */

@@ -4,6 +4,7 @@
  * nothing of the module.
  */
 #include "live_int.h"
+#include "../../netem/link.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,4 +48,25 @@ lv_node *lv_find(live *l, const char *name)
 		if (!strcmp(l->srv[i].name, name))
 			return &l->srv[i];
 	return NULL;
+}
+
+static int group_of(const sc_event *ev, const char *name)
+{
+	for (size_t g = 0; g < ev->n_groups; g++)
+		for (size_t i = 0; i < ev->group_len[g]; i++)
+			if (netem_pattern_match(ev->groups[g][i], name))
+				return (int)g;
+	return -1;
+}
+
+int lv_cut_off(live *l, const char *a, const char *b, uint64_t t)
+{
+	for (size_t i = 0; i < l->nparts; i++) {
+		if (l->parts[i].until_ns && t >= l->parts[i].until_ns)
+			continue;
+		int ga = group_of(l->parts[i].ev, a), gb = group_of(l->parts[i].ev, b);
+		if (ga >= 0 && gb >= 0 && ga != gb)
+			return 1;
+	}
+	return 0;
 }

@@ -134,7 +134,13 @@ typedef struct live {
  * Who calls whom: live.c (the core) calls every part; live_event.c calls live_setup.c (start,
  * kill, add a server) and live_obs.c (conditions); every file calls the leaves live_base.c,
  * live_http.c, live_proc.c, live_proxy.c (the netem-proxy client) and live_inv.c, which call
- * nothing of the module but the other leaves.
+ * nothing of the module but the other leaves. The layers (scripts/deps-check.sh checks them: a
+ * file calls only files on lines below its own):
+ *   live.c
+ *   live_event.c
+ *   live_setup.c live_obs.c
+ *   live_proxy.c live_inv.c live_proc.c live_base.c
+ *   live_http.c
  */
 
 /* live_base.c: nanoseconds since the run's start (monotonic). */
@@ -156,7 +162,7 @@ int lv_add_server(live *l, int64_t server_num, lv_node **out, char *err, size_t 
 
 /* live_event.c */
 void lv_events_tick(live *l);
-/* 1 when a partition of ours separates nodes a and b at t (live_event.c). */
+/* live_base.c: 1 when a partition of ours separates nodes a and b at t. */
 int lv_cut_off(live *l, const char *a, const char *b, uint64_t t);
 /* live_proxy.c: a JSON object for a base or fault rule from a scenario link (taken by the
  * caller). */
