@@ -150,21 +150,53 @@ static int jw_finish(http_jw *w, const env_tensor *t, size_t nt)
 }
 
 /*
- * Answer with an envelope: hdr (consumed; NULL = a new one) holds the members written so far; it
- * gets retcode, reason, timestamp and, with a model, the feature map.
+ * What an answer carries besides retcode, reason, timestamp and the model: each member only
+ * when its has_ flag is set. Kept apart from any wire so that one reply() writes them in
+ * whichever wire the request came in (issue 16: FlatBuffers next to the envelope).
  */
-static void reply(srv *s, http_request *r, int round, int retcode, const char *reason, http_jw *hdr,
-		  const srv_model *m)
+typedef struct answer {
+	int has_iter, selected, plan, has_next, has_mi;
+	int64_t iter, next, mi; /* next: already resolved through next_req() */
+} answer;
+
+static void plan_json(srv *s, http_jw *w);
+
+/* The envelope's header members of a, in the order the answers have always had them. */
+static void answer_json(srv *s, http_jw *w, const answer *a)
+{
+	char buf[32];
+
+	if (a->has_iter)
+		http_jw_knum(w, "iteration", (double)a->iter);
+	if (a->selected) {
+		http_jw_key(w, "is_selected");
+		http_jw_add(w, "true", 4);
+	}
+	if (a->has_next) {
+		fmt_ms(buf, sizeof buf, a->next);
+		http_jw_kstr(w, "next_req_time", buf);
+	}
+	if (a->plan)
+		plan_json(s, w);
+	if (a->has_mi)
+		http_jw_knum(w, "model_iteration", (double)a->mi);
+}
+
+/*
+ * Answer with an envelope: a (NULL = nothing more) first, then retcode, reason, timestamp and,
+ * with a model, the feature map.
+ */
+static void reply(srv *s, http_request *r, int round, int retcode, const char *reason,
+		  const answer *a, const srv_model *m)
 {
 	env_tensor t[MODEL_MAX_TENSORS];
 	size_t nt = 0;
 	char ts[32];
-	http_jw local;
+	http_jw w, *hdr = &w;
 
-	if (!hdr) {
-		hdr = &local;
-		http_jw_init(hdr, JW_PREFIX);
-	}
+	http_jw_init(hdr, JW_PREFIX);
+	if (a)
+		answer_json(s, hdr, a);
 	http_jw_knum(hdr, "retcode", retcode);
 	http_jw_kstr(hdr, "reason", reason);
 	fmt_ms(ts, sizeof ts, srv_now_ms(s));
@@ -197,14 +229,9 @@ static void reply(srv *s, http_request *r, int round, int retcode, const char *r
 static void reply_next(srv *s, http_request *r, int round, int retcode, const char *reason,
 		       int64_t next)
 {
-	http_jw hdr;
-	char buf[32];
+	answer a = { .has_iter = 1, .iter = s->iteration, .has_next = 1, .next = next_req(s, next) };
 
-	fmt_ms(buf, sizeof buf, next_req(s, next));
-	http_jw_init(&hdr, JW_PREFIX);
-	http_jw_knum(&hdr, "iteration", (double)s->iteration);
-	http_jw_kstr(&hdr, "next_req_time", buf);
-	reply(s, r, round, retcode, reason, &hdr, NULL);
+	reply(s, r, round, retcode, reason, &a, NULL);
 }
 
 static void gate(srv *s, http_request *r, int round, const char *text)
@@ -605,19 +632,12 @@ void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter,
 		result = SRV_CNT_BUSY;
 	if (p->round == SRV_ROUND_START) {
 		if (result == SRV_CNT_OK) {
-			http_jw hdr;
-			char buf[32];
-			fmt_ms(buf, sizeof buf, next_req(s, next));
+			answer a = { .has_iter = 1, .iter = s->iteration, .selected = 1, .plan = 1,
+				     .has_next = 1, .next = next_req(s, next) };
 			srv_model *m = srv_store_get(&s->store, s->iteration - 1);
 			if (!m && s->store.n)
 				m = srv_store_latest(&s->store)->m;
-			http_jw_init(&hdr, JW_PREFIX);
-			http_jw_knum(&hdr, "iteration", (double)s->iteration);
-			http_jw_key(&hdr, "is_selected");
-			http_jw_add(&hdr, "true", 4);
-			http_jw_kstr(&hdr, "next_req_time", buf);
-			plan_json(s, &hdr);
-			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", &hdr, m);
+			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", &a, m);
 		} else if (result == SRV_CNT_FULL) {
 			reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "Current amount for startFLJob has "
 				   "reached the threshold. Please startFLJob later.", next);
@@ -666,7 +686,7 @@ void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter,
 static void get_model(srv *s, http_request *r, const hv *h)
 {
 	int64_t iter;
-	char why[320], buf[32];
+	char why[320];
 
 	if (field_int(h, "iteration", &iter) != 0 || !field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_GET, RC_REQUESTERROR,
@@ -679,16 +699,12 @@ static void get_model(srv *s, http_request *r, const hv *h)
 	}
 	const srv_store_entry *latest = srv_store_latest(&s->store);
 	int64_t cur = s->iteration;
-	http_jw hdr;
-	http_jw_init(&hdr, JW_PREFIX);
-	http_jw_knum(&hdr, "iteration", (double)cur);
-	fmt_ms(buf, sizeof buf, next_req(s, 0));
-	http_jw_kstr(&hdr, "next_req_time", buf);
+	answer a = { .has_iter = 1, .iter = cur, .has_next = 1, .next = next_req(s, 0) };
 	if ((iter == cur && (!latest || latest->iter != cur)) || iter == cur + 1 || !latest) {
 		snprintf(why, sizeof why, "The model is not ready yet for iteration %" PRId64 ". Maybe "
 			 "this is because\n1. Client doesn't send enough update model requests.\n2. "
 			 "The servers have not aggregated the weights yet.", iter);
-		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, &hdr, NULL);
+		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, &a, NULL);
 		return;
 	}
 	srv_model *m = srv_store_get(&s->store, iter);
@@ -697,9 +713,10 @@ static void get_model(srv *s, http_request *r, const hv *h)
 		m = latest->m;
 		mi = latest->iter;
 	}
-	http_jw_knum(&hdr, "model_iteration", (double)mi);
+	a.has_mi = 1;
+	a.mi = mi;
 	snprintf(why, sizeof why, "Get model for iteration %" PRId64, iter);
-	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, &hdr, m);
+	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, &a, m);
 }
 
 static void push_metrics(srv *s, http_request *r, const hv *h)
@@ -721,10 +738,8 @@ static void push_metrics(srv *s, http_request *r, const hv *h)
 	s->st.metric_loss_sum += loss->valuedouble;
 	s->st.metric_acc_sum += acc->valuedouble;
 	s->st.metric_n++;
-	http_jw hdr;
-	http_jw_init(&hdr, JW_PREFIX);
-	http_jw_knum(&hdr, "iteration", (double)s->iteration);
-	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", &hdr, NULL);
+	answer a = { .has_iter = 1, .iter = s->iteration };
+	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", &a, NULL);
 }
 
 /* ---- dispatch ---- */
