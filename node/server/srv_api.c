@@ -9,6 +9,8 @@
 #include "srv_int.h"
 
 #include "../proto/envelope.h"
+#include "../proto/fl_wire.h"
+#include "srv_wire.h"
 #include "../proto/http_util.h"
 
 #include <errno.h>
@@ -182,6 +184,56 @@ static void answer_json(srv *s, http_jw *w, const answer *a)
 		http_jw_knum(w, "model_iteration", (double)a->mi);
 }
 
+/* r->user for a request that came as a FlatBuffer: its answer is one too. */
+static const char WIRE_FB[] = "flatbuffers";
+
+/* The FlatBuffers answer (srv_wire.h): the same members, under the schema's names. */
+static void reply_fb(srv *s, http_request *r, int round, int retcode, const char *reason,
+		     const answer *a, const srv_model *m)
+{
+	fw_tensor tt[MODEL_MAX_TENSORS];
+	char ts[32], nx[32];
+	fw_msg ans = {0};
+	const uint8_t *out;
+	size_t len;
+
+	ans.retcode = retcode;
+	ans.reason = reason;
+	fmt_ms(ts, sizeof ts, srv_now_ms(s));
+	ans.timestamp = ts;
+	if (a && a->has_iter)
+		ans.iteration = (int32_t)(a->has_mi ? a->mi : a->iter); /* no model_iteration */
+	if (a && a->has_next) {
+		fmt_ms(nx, sizeof nx, a->next);
+		ans.next_req_time = nx;
+	}
+	if (a && a->selected)
+		ans.is_selected = 1;
+	if (a && a->plan) {
+		ans.has_plan = 1;
+		ans.plan.fl_name = s->cfg.fl_name;
+		ans.plan.epochs = (int32_t)s->cfg.client_epoch_num;
+		ans.plan.mini_batch = (int32_t)s->cfg.client_batch_size;
+		ans.plan.lr = (float)s->cfg.client_learning_rate;
+		ans.plan.iterations = (int32_t)s->cfg.fl_iteration_num;
+	}
+	/* TODO(issue 16): one encoder kept by the server, and the getModel answer encoded once
+	 * per stored model */
+	fw_enc *e = fw_enc_new();
+	int rc = e ? srv_wire_answer(e, round, &ans, &s->def, m ? m->w : NULL, tt, &out, &len)
+		   : FW_EINVAL;
+	srv_count_request(s, round, retcode);
+	round_stat(s, round, retcode == RC_SUCCEED);
+	if (rc) {
+		fw_enc_free(e);
+		http_respond(r, 500, "text/plain", "encoding failed", 15, NULL);
+		return;
+	}
+	s->api_bytes_out += len;
+	http_respond(r, 200, "application/octet-stream", out, len, NULL);
+	fw_enc_free(e);
+}
+
 /*
  * Answer with an envelope: a (NULL = nothing more) first, then retcode, reason, timestamp and,
  * with a model, the feature map.
@@ -194,6 +246,10 @@ static void reply(srv *s, http_request *r, int round, int retcode, const char *r
 	char ts[32];
 	http_jw w, *hdr = &w;
 
+	if (r->user == WIRE_FB) {
+		reply_fb(s, r, round, retcode, reason, a, m);
+		return;
+	}
 	http_jw_init(hdr, JW_PREFIX);
 	if (a)
 		answer_json(s, hdr, a);
@@ -356,11 +412,33 @@ static int fh_parse(const uint8_t *body, size_t len, fhdr *h)
 	return 0;
 }
 
-/* A header either way: cJSON (j) or the fast reading (f). */
+/* A header any way: cJSON (j), the fast reading (f) or a FlatBuffers request (w). */
 typedef struct hv {
 	const cJSON *j;
 	const fhdr *f;
+	const fw_msg *w;
 } hv;
+
+/* A float field (upload_loss, loss, accuracy): 0 and *out, or -1 when absent or not finite. */
+static int field_num(const hv *h, const char *key, double *out)
+{
+	if (h->w) {
+		if (!strcmp(key, "upload_loss"))
+			*out = h->w->upload_loss;
+		else if (!strcmp(key, "loss"))
+			*out = h->w->loss;
+		else if (!strcmp(key, "accuracy"))
+			*out = h->w->accuracy;
+		else
+			return -1;
+		return isfinite(*out) ? 0 : -1;
+	}
+	const cJSON *v = h->j ? cJSON_GetObjectItemCaseSensitive(h->j, key) : NULL;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return -1;
+	*out = v->valuedouble;
+	return 0;
+}
 
 static const fh_field *fh_get(const fhdr *f, const char *key)
 {
@@ -372,11 +450,15 @@ static const fh_field *fh_get(const fhdr *f, const char *key)
 
 static int field_has(const hv *h, const char *key)
 {
+	if (h->w)
+		return srv_wire_has(h->w, key);
 	return h->f ? fh_get(h->f, key) != NULL : cJSON_GetObjectItemCaseSensitive(h->j, key) != NULL;
 }
 
 static const char *field_str(const hv *h, const char *key)
 {
+	if (h->w)
+		return srv_wire_str(h->w, key);
 	if (h->f) {
 		const fh_field *f = fh_get(h->f, key);
 		return f && f->v && f->v[0] ? f->v : NULL;
@@ -389,6 +471,8 @@ static int field_int(const hv *h, const char *key, int64_t *out)
 {
 	const char *str = NULL;
 
+	if (h->w)
+		return srv_wire_int(h->w, key, out);
 	if (h->f) {
 		const fh_field *f = fh_get(h->f, key);
 		if (f && !f->v) {
@@ -608,9 +692,9 @@ static void update_model(srv *s, http_request *r, const hv *h, const env_tensor 
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h->j, "upload_loss");
-	if (cJSON_IsNumber(loss) && isfinite(loss->valuedouble)) {
-		p->upload_loss = loss->valuedouble;
+	double loss;
+	if (field_num(h, "upload_loss", &loss) == 0) {
+		p->upload_loss = loss;
 		p->has_loss = 1;
 	}
 	p->round = SRV_ROUND_UPDATE;
@@ -721,22 +805,21 @@ static void get_model(srv *s, http_request *r, const hv *h)
 
 static void push_metrics(srv *s, http_request *r, const hv *h)
 {
-	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h->j, "loss");
-	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(h->j, "accuracy");
+	double loss, acc;
 	char why[320];
 
-	if (!cJSON_IsNumber(loss) || !cJSON_IsNumber(acc) || !isfinite(loss->valuedouble) ||
-	    !isfinite(acc->valuedouble)) {
+	if (field_num(h, "loss", &loss) || field_num(h, "accuracy", &acc)) {
 		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR,
 		      "The pushMetrics request lacks a numeric loss or accuracy.", NULL, NULL);
 		return;
 	}
-	if (check_timestamp(s, h, why, sizeof why)) {
+	/* MindSpore's RequestPushMetrics carries no timestamp: nothing to check on that wire */
+	if (!h->w && check_timestamp(s, h, why, sizeof why)) {
 		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	s->st.metric_loss_sum += loss->valuedouble;
-	s->st.metric_acc_sum += acc->valuedouble;
+	s->st.metric_loss_sum += loss;
+	s->st.metric_acc_sum += acc;
 	s->st.metric_n++;
 	answer a = { .has_iter = 1, .iter = s->iteration };
 	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", &a, NULL);
@@ -754,6 +837,36 @@ static int round_of(srv *s, const char *path)
 		if (strcmp(path + pl + 1, round_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+/*
+ * A body that is not an envelope may be MindSpore's FlatBuffers request (issue 16: both wires
+ * are served while the clients move over): 1 when it was one and is handled, 0 otherwise.
+ */
+static int fb_request(srv *s, http_request *r, int round)
+{
+	fw_msg m;
+	fw_tensor ft[MODEL_MAX_TENSORS];
+	env_tensor t[MODEL_MAX_TENSORS];
+	char why[160];
+
+	if (srv_wire_decode(round, r->body, r->body_len, &m, ft, MODEL_MAX_TENSORS, why,
+			    sizeof why))
+		return 0;
+	r->user = (void *)WIRE_FB;
+	for (size_t i = 0; i < m.nfmap; i++) {
+		t[i].name = ft[i].name;
+		t[i].data = ft[i].data;
+		t[i].count = ft[i].count;
+	}
+	hv v = { NULL, NULL, &m };
+	switch (round) {
+	case SRV_ROUND_START: start_fl_job(s, r, &v); break;
+	case SRV_ROUND_UPDATE: update_model(s, r, &v, t, m.nfmap); break;
+	case SRV_ROUND_GET: get_model(s, r, &v); break;
+	default: push_metrics(s, r, &v); break;
+	}
+	return 1;
 }
 
 void srv_http_handler(http_server *hs, http_request *r, void *data)
@@ -797,7 +910,7 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 		/* the most frequent request, small and flat: read without building a cJSON tree */
 		fhdr fh;
 		if (fh_parse(r->body, r->body_len, &fh) == 0) {
-			hv v = { NULL, &fh };
+			hv v = { NULL, &fh, NULL };
 			start_fl_job(s, r, &v);
 			return;
 		}
@@ -806,6 +919,8 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 	env_tensor *t = NULL;
 	size_t nt = 0;
 	int rc = envelope_decode(r->body, r->body_len, &h, &t, &nt);
+	if (rc && fb_request(s, r, round))
+		return;
 	if (rc) {
 		char why[160];
 		snprintf(why, sizeof why, "The request body is not a valid envelope: %s.",
@@ -813,7 +928,7 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 		reply(s, r, round, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	hv v = { h, NULL };
+	hv v = { h, NULL, NULL };
 	switch (round) {
 	case SRV_ROUND_START: start_fl_job(s, r, &v); break;
 	case SRV_ROUND_UPDATE: update_model(s, r, &v, t, nt); break;

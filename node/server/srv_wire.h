@@ -5,8 +5,8 @@
  * answer with the model's tensors. It knows nothing of srv: only the model layout and fl_wire,
  * so it is tested on its own (tests/unit/test_srv_wire.c).
  *
- * Not yet called by srv_api.c: the switch of the device API onto this wire is issue 16's next
- * step (docs/protocol-server.md).
+ * srv_api.c serves this wire next to the envelope: a body that is not an envelope but verifies
+ * as the round's request table is answered in FlatBuffers (docs/protocol-server.md).
  */
 #ifndef SRV_WIRE_H
 #define SRV_WIRE_H
