@@ -1,7 +1,8 @@
 /*
  * srv_api.c — the device API: POST {http_url_prefix}/{startFLJob,updateModel,getModel,
- * pushMetrics} with envelope bodies (proto/envelope.h), MindSpore's field names, retcodes and
- * reasons; the gate answers in plain text; GET /metrics.
+ * pushMetrics} with envelope bodies (proto/envelope.h) or MindSpore's FlatBuffers (srv_wire.h),
+ * MindSpore's field names, retcodes and reasons; the gate answers in plain text; GET /metrics.
+ * The request's fields are read through srv_api_fields.h.
  *
  * startFLJob and updateModel wait for the leader's count (srv_count.c), so they are answered
  * later; the request then sits in s->pend with a deadline.
@@ -11,6 +12,7 @@
 #include "../proto/envelope.h"
 #include "../proto/fl_wire.h"
 #include "srv_wire.h"
+#include "srv_api_fields.h"
 #include "../proto/http_util.h"
 
 #include <errno.h>
@@ -297,217 +299,13 @@ static void gate(srv *s, http_request *r, int round, const char *text)
 	http_respond(r, 200, "text/plain", text, strlen(text), NULL);
 }
 
-/* ---- field helpers ---- */
-
-/*
- * A request header read without cJSON, for the common shape only: one flat object whose values
- * are strings of printable ASCII without escapes or whole numbers of at most 15 digits, no
- * feature_map. Anything else (and every malformed header) goes to envelope_decode, so what
- * either way yields is the same: cJSON's first member of a name, its string, and for these
- * numbers the exact value cJSON's strtod gives.
- */
-enum { FH_MAX = 8, FH_BUF = 512 };
-
-typedef struct fh_field {
-	const char *k, *v; /* NUL-terminated, in fhdr.buf; v NULL for a number */
-	int64_t num;
-} fh_field;
-
-typedef struct fhdr {
-	size_t n;
-	fh_field f[FH_MAX];
-	char buf[FH_BUF];
-} fhdr;
-
-static int fh_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
-
-/* A string's contents from p (after its quote): NUL-terminated in place; NULL if unsupported. */
-static char *fh_string(char **pp, char *e)
-{
-	char *p = *pp, *st = p;
-	while (p < e && *p != '"') {
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '\\')
-			return NULL;
-		p++;
-	}
-	if (p >= e)
-		return NULL;
-	*p = '\0';
-	*pp = p + 1;
-	return st;
-}
-
-/* 0 and *h filled, or -1: decode the general way. */
-static int fh_parse(const uint8_t *body, size_t len, fhdr *h)
-{
-	if (len < 4)
-		return -1;
-	size_t hlen = (size_t)body[0] | ((size_t)body[1] << 8) | ((size_t)body[2] << 16) |
-		      ((size_t)body[3] << 24);
-	if (hlen > len - 4 || hlen >= FH_BUF)
-		return -1;
-	memcpy(h->buf, body + 4, hlen);
-	char *p = h->buf, *e = h->buf + hlen;
-	h->n = 0;
-	while (p < e && fh_ws(*p))
-		p++;
-	if (p >= e || *p++ != '{')
-		return -1;
-	while (p < e && fh_ws(*p))
-		p++;
-	if (p < e && *p == '}') {
-		p++;
-	} else {
-		for (;;) {
-			if (p >= e || *p++ != '"' || h->n == FH_MAX)
-				return -1;
-			fh_field *f = &h->f[h->n++];
-			if (!(f->k = fh_string(&p, e)) || !strcmp(f->k, "feature_map"))
-				return -1;
-			while (p < e && fh_ws(*p))
-				p++;
-			if (p >= e || *p++ != ':')
-				return -1;
-			while (p < e && fh_ws(*p))
-				p++;
-			if (p >= e)
-				return -1;
-			if (*p == '"') {
-				p++;
-				if (!(f->v = fh_string(&p, e)))
-					return -1;
-			} else {
-				int neg = *p == '-', nd = 0;
-				int64_t x = 0;
-				if (neg)
-					p++;
-				while (p < e && *p >= '0' && *p <= '9' && nd < 16) {
-					x = x * 10 + (*p++ - '0');
-					nd++;
-				}
-				/* whatever cJSON's number scan would take on with must not follow */
-				if (!nd || nd > 15 || (p < e && strchr("0123456789+-.eE", *p) && *p))
-					return -1;
-				f->v = NULL;
-				f->num = neg ? -x : x;
-			}
-			while (p < e && fh_ws(*p))
-				p++;
-			if (p < e && *p == ',') {
-				p++;
-				while (p < e && fh_ws(*p))
-					p++;
-				continue;
-			}
-			if (p < e && *p == '}') {
-				p++;
-				break;
-			}
-			return -1;
-		}
-	}
-	for (; p < e; p++)
-		if (!fh_ws(*p))
-			return -1;
-	return 0;
-}
-
-/* A header any way: cJSON (j), the fast reading (f) or a FlatBuffers request (w). */
-typedef struct hv {
-	const cJSON *j;
-	const fhdr *f;
-	const fw_msg *w;
-} hv;
-
-/* A float field (upload_loss, loss, accuracy): 0 and *out, or -1 when absent or not finite. */
-static int field_num(const hv *h, const char *key, double *out)
-{
-	if (h->w) {
-		if (!strcmp(key, "upload_loss"))
-			*out = h->w->upload_loss;
-		else if (!strcmp(key, "loss"))
-			*out = h->w->loss;
-		else if (!strcmp(key, "accuracy"))
-			*out = h->w->accuracy;
-		else
-			return -1;
-		return isfinite(*out) ? 0 : -1;
-	}
-	const cJSON *v = h->j ? cJSON_GetObjectItemCaseSensitive(h->j, key) : NULL;
-	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-		return -1;
-	*out = v->valuedouble;
-	return 0;
-}
-
-static const fh_field *fh_get(const fhdr *f, const char *key)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (!strcmp(f->f[i].k, key))
-			return &f->f[i];
-	return NULL;
-}
-
-static int field_has(const hv *h, const char *key)
-{
-	if (h->w)
-		return srv_wire_has(h->w, key);
-	return h->f ? fh_get(h->f, key) != NULL : cJSON_GetObjectItemCaseSensitive(h->j, key) != NULL;
-}
-
-static const char *field_str(const hv *h, const char *key)
-{
-	if (h->w)
-		return srv_wire_str(h->w, key);
-	if (h->f) {
-		const fh_field *f = fh_get(h->f, key);
-		return f && f->v && f->v[0] ? f->v : NULL;
-	}
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->j, key);
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
-static int field_int(const hv *h, const char *key, int64_t *out)
-{
-	const char *str = NULL;
-
-	if (h->w)
-		return srv_wire_int(h->w, key, out);
-	if (h->f) {
-		const fh_field *f = fh_get(h->f, key);
-		if (f && !f->v) {
-			*out = f->num;
-			return 0;
-		}
-		if (f && f->v[0])
-			str = f->v;
-	} else {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->j, key);
-		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
-			*out = (int64_t)v->valuedouble;
-			return 0;
-		}
-		if (cJSON_IsString(v) && v->valuestring[0])
-			str = v->valuestring;
-	}
-	if (str) {
-		char *end;
-		errno = 0;
-		long long x = strtoll(str, &end, 10);
-		if (!errno && !*end) {
-			*out = x;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 /* The replay check: 0 when the timestamp is within replay_attack_time_diff of our clock. */
 static int check_timestamp(srv *s, const hv *h, char *why, size_t len)
 {
 	int64_t ts, now = srv_now_ms(s);
 
-	if (field_int(h, "timestamp", &ts) != 0) {
+	if (srv_field_int(h, "timestamp", &ts) != 0) {
 		snprintf(why, len, "The request's timestamp is missing or not a number.");
 		return -1;
 	}
@@ -605,11 +403,11 @@ static int check_norm(srv *s, const float *w, char *why, size_t len)
 
 static void start_fl_job(srv *s, http_request *r, const hv *h)
 {
-	const char *fl_id = field_str(h, "fl_id");
+	const char *fl_id = srv_field_str(h, "fl_id");
 	int64_t ds = 0;
 	char why[256];
 
-	if (!fl_id || !field_str(h, "fl_name") || !field_has(h, "timestamp")) {
+	if (!fl_id || !srv_field_str(h, "fl_name") || !srv_field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR,
 		      "The startFLJob request lacks fl_id, fl_name or timestamp.", NULL, NULL);
 		return;
@@ -622,7 +420,7 @@ static void start_fl_job(srv *s, http_request *r, const hv *h)
 		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	if (field_int(h, "data_size", &ds) != 0 || ds < 1) {
+	if (srv_field_int(h, "data_size", &ds) != 0 || ds < 1) {
 		reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "FL job data size is not enough.", 0);
 		return;
 	}
@@ -648,11 +446,11 @@ static void start_fl_job(srv *s, http_request *r, const hv *h)
 
 static void update_model(srv *s, http_request *r, const hv *h, const env_tensor *t, size_t nt)
 {
-	const char *fl_id = field_str(h, "fl_id");
+	const char *fl_id = srv_field_str(h, "fl_id");
 	int64_t iter;
 	char why[320];
 
-	if (!fl_id || !field_has(h, "timestamp") || field_int(h, "iteration", &iter) != 0) {
+	if (!fl_id || !srv_field_has(h, "timestamp") || srv_field_int(h, "iteration", &iter) != 0) {
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR,
 		      "The updateModel request lacks fl_id, iteration or timestamp.", NULL, NULL);
 		return;
@@ -693,7 +491,7 @@ static void update_model(srv *s, http_request *r, const hv *h, const env_tensor 
 		return;
 	}
 	double loss;
-	if (field_num(h, "upload_loss", &loss) == 0) {
+	if (srv_field_num(h, "upload_loss", &loss) == 0) {
 		p->upload_loss = loss;
 		p->has_loss = 1;
 	}
@@ -772,7 +570,7 @@ static void get_model(srv *s, http_request *r, const hv *h)
 	int64_t iter;
 	char why[320];
 
-	if (field_int(h, "iteration", &iter) != 0 || !field_has(h, "timestamp")) {
+	if (srv_field_int(h, "iteration", &iter) != 0 || !srv_field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_GET, RC_REQUESTERROR,
 		      "The getModel request lacks iteration or timestamp.", NULL, NULL);
 		return;
@@ -808,7 +606,7 @@ static void push_metrics(srv *s, http_request *r, const hv *h)
 	double loss, acc;
 	char why[320];
 
-	if (field_num(h, "loss", &loss) || field_num(h, "accuracy", &acc)) {
+	if (srv_field_num(h, "loss", &loss) || srv_field_num(h, "accuracy", &acc)) {
 		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR,
 		      "The pushMetrics request lacks a numeric loss or accuracy.", NULL, NULL);
 		return;
@@ -909,7 +707,7 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 	if (round == SRV_ROUND_START) {
 		/* the most frequent request, small and flat: read without building a cJSON tree */
 		fhdr fh;
-		if (fh_parse(r->body, r->body_len, &fh) == 0) {
+		if (srv_fh_parse(r->body, r->body_len, &fh) == 0) {
 			hv v = { NULL, &fh, NULL };
 			start_fl_job(s, r, &v);
 			return;
