@@ -1,7 +1,8 @@
 /*
  * srv_api.c — the device API: POST {http_url_prefix}/{startFLJob,updateModel,getModel,
- * pushMetrics} with envelope bodies (proto/envelope.h), MindSpore's field names, retcodes and
- * reasons; the gate answers in plain text; GET /metrics.
+ * pushMetrics} with envelope bodies (proto/envelope.h) or MindSpore's FlatBuffers (srv_wire.h),
+ * MindSpore's field names, retcodes and reasons; the gate answers in plain text; GET /metrics.
+ * The request's fields are read through srv_api_fields.h.
  *
  * startFLJob and updateModel wait for the leader's count (srv_count.c), so they are answered
  * later; the request then sits in s->pend with a deadline.
@@ -9,6 +10,9 @@
 #include "srv_int.h"
 
 #include "../proto/envelope.h"
+#include "../proto/fl_wire.h"
+#include "srv_wire.h"
+#include "srv_api_fields.h"
 #include "../proto/http_util.h"
 
 #include <errno.h>
@@ -150,21 +154,107 @@ static int jw_finish(http_jw *w, const env_tensor *t, size_t nt)
 }
 
 /*
- * Answer with an envelope: hdr (consumed; NULL = a new one) holds the members written so far; it
- * gets retcode, reason, timestamp and, with a model, the feature map.
+ * What an answer carries besides retcode, reason, timestamp and the model: each member only
+ * when its has_ flag is set. Kept apart from any wire so that one reply() writes them in
+ * whichever wire the request came in (issue 16: FlatBuffers next to the envelope).
  */
-static void reply(srv *s, http_request *r, int round, int retcode, const char *reason, http_jw *hdr,
-		  const srv_model *m)
+typedef struct answer {
+	int has_iter, selected, plan, has_next, has_mi;
+	int64_t iter, next, mi; /* next: already resolved through next_req() */
+} answer;
+
+static void plan_json(srv *s, http_jw *w);
+
+/* The envelope's header members of a, in the order the answers have always had them. */
+static void answer_json(srv *s, http_jw *w, const answer *a)
+{
+	char buf[32];
+
+	if (a->has_iter)
+		http_jw_knum(w, "iteration", (double)a->iter);
+	if (a->selected) {
+		http_jw_key(w, "is_selected");
+		http_jw_add(w, "true", 4);
+	}
+	if (a->has_next) {
+		fmt_ms(buf, sizeof buf, a->next);
+		http_jw_kstr(w, "next_req_time", buf);
+	}
+	if (a->plan)
+		plan_json(s, w);
+	if (a->has_mi)
+		http_jw_knum(w, "model_iteration", (double)a->mi);
+}
+
+/* r->user for a request that came as a FlatBuffer: its answer is one too. */
+static const char WIRE_FB[] = "flatbuffers";
+
+/* The FlatBuffers answer (srv_wire.h): the same members, under the schema's names. */
+static void reply_fb(srv *s, http_request *r, int round, int retcode, const char *reason,
+		     const answer *a, const srv_model *m)
+{
+	fw_tensor tt[MODEL_MAX_TENSORS];
+	char ts[32], nx[32];
+	fw_msg ans = {0};
+	const uint8_t *out;
+	size_t len;
+
+	ans.retcode = retcode;
+	ans.reason = reason;
+	fmt_ms(ts, sizeof ts, srv_now_ms(s));
+	ans.timestamp = ts;
+	if (a && a->has_iter)
+		ans.iteration = (int32_t)(a->has_mi ? a->mi : a->iter); /* no model_iteration */
+	if (a && a->has_next) {
+		fmt_ms(nx, sizeof nx, a->next);
+		ans.next_req_time = nx;
+	}
+	if (a && a->selected)
+		ans.is_selected = 1;
+	if (a && a->plan) {
+		ans.has_plan = 1;
+		ans.plan.fl_name = s->cfg.fl_name;
+		ans.plan.epochs = (int32_t)s->cfg.client_epoch_num;
+		ans.plan.mini_batch = (int32_t)s->cfg.client_batch_size;
+		ans.plan.lr = (float)s->cfg.client_learning_rate;
+		ans.plan.iterations = (int32_t)s->cfg.fl_iteration_num;
+	}
+	/* TODO(issue 16): one encoder kept by the server, and the getModel answer encoded once
+	 * per stored model */
+	fw_enc *e = fw_enc_new();
+	int rc = e ? srv_wire_answer(e, round, &ans, &s->def, m ? m->w : NULL, tt, &out, &len)
+		   : FW_EINVAL;
+	srv_count_request(s, round, retcode);
+	round_stat(s, round, retcode == RC_SUCCEED);
+	if (rc) {
+		fw_enc_free(e);
+		http_respond(r, 500, "text/plain", "encoding failed", 15, NULL);
+		return;
+	}
+	s->api_bytes_out += len;
+	http_respond(r, 200, "application/octet-stream", out, len, NULL);
+	fw_enc_free(e);
+}
+
+/*
+ * Answer with an envelope: a (NULL = nothing more) first, then retcode, reason, timestamp and,
+ * with a model, the feature map.
+ */
+static void reply(srv *s, http_request *r, int round, int retcode, const char *reason,
+		  const answer *a, const srv_model *m)
 {
 	env_tensor t[MODEL_MAX_TENSORS];
 	size_t nt = 0;
 	char ts[32];
-	http_jw local;
+	http_jw w, *hdr = &w;
 
-	if (!hdr) {
-		hdr = &local;
-		http_jw_init(hdr, JW_PREFIX);
+	if (r->user == WIRE_FB) {
+		reply_fb(s, r, round, retcode, reason, a, m);
+		return;
 	}
+	http_jw_init(hdr, JW_PREFIX);
+	if (a)
+		answer_json(s, hdr, a);
 	http_jw_knum(hdr, "retcode", retcode);
 	http_jw_kstr(hdr, "reason", reason);
 	fmt_ms(ts, sizeof ts, srv_now_ms(s));
@@ -197,14 +287,9 @@ static void reply(srv *s, http_request *r, int round, int retcode, const char *r
 static void reply_next(srv *s, http_request *r, int round, int retcode, const char *reason,
 		       int64_t next)
 {
-	http_jw hdr;
-	char buf[32];
+	answer a = { .has_iter = 1, .iter = s->iteration, .has_next = 1, .next = next_req(s, next) };
 
-	fmt_ms(buf, sizeof buf, next_req(s, next));
-	http_jw_init(&hdr, JW_PREFIX);
-	http_jw_knum(&hdr, "iteration", (double)s->iteration);
-	http_jw_kstr(&hdr, "next_req_time", buf);
-	reply(s, r, round, retcode, reason, &hdr, NULL);
+	reply(s, r, round, retcode, reason, &a, NULL);
 }
 
 static void gate(srv *s, http_request *r, int round, const char *text)
@@ -214,189 +299,13 @@ static void gate(srv *s, http_request *r, int round, const char *text)
 	http_respond(r, 200, "text/plain", text, strlen(text), NULL);
 }
 
-/* ---- field helpers ---- */
-
-/*
- * A request header read without cJSON, for the common shape only: one flat object whose values
- * are strings of printable ASCII without escapes or whole numbers of at most 15 digits, no
- * feature_map. Anything else (and every malformed header) goes to envelope_decode, so what
- * either way yields is the same: cJSON's first member of a name, its string, and for these
- * numbers the exact value cJSON's strtod gives.
- */
-enum { FH_MAX = 8, FH_BUF = 512 };
-
-typedef struct fh_field {
-	const char *k, *v; /* NUL-terminated, in fhdr.buf; v NULL for a number */
-	int64_t num;
-} fh_field;
-
-typedef struct fhdr {
-	size_t n;
-	fh_field f[FH_MAX];
-	char buf[FH_BUF];
-} fhdr;
-
-static int fh_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
-
-/* A string's contents from p (after its quote): NUL-terminated in place; NULL if unsupported. */
-static char *fh_string(char **pp, char *e)
-{
-	char *p = *pp, *st = p;
-	while (p < e && *p != '"') {
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '\\')
-			return NULL;
-		p++;
-	}
-	if (p >= e)
-		return NULL;
-	*p = '\0';
-	*pp = p + 1;
-	return st;
-}
-
-/* 0 and *h filled, or -1: decode the general way. */
-static int fh_parse(const uint8_t *body, size_t len, fhdr *h)
-{
-	if (len < 4)
-		return -1;
-	size_t hlen = (size_t)body[0] | ((size_t)body[1] << 8) | ((size_t)body[2] << 16) |
-		      ((size_t)body[3] << 24);
-	if (hlen > len - 4 || hlen >= FH_BUF)
-		return -1;
-	memcpy(h->buf, body + 4, hlen);
-	char *p = h->buf, *e = h->buf + hlen;
-	h->n = 0;
-	while (p < e && fh_ws(*p))
-		p++;
-	if (p >= e || *p++ != '{')
-		return -1;
-	while (p < e && fh_ws(*p))
-		p++;
-	if (p < e && *p == '}') {
-		p++;
-	} else {
-		for (;;) {
-			if (p >= e || *p++ != '"' || h->n == FH_MAX)
-				return -1;
-			fh_field *f = &h->f[h->n++];
-			if (!(f->k = fh_string(&p, e)) || !strcmp(f->k, "feature_map"))
-				return -1;
-			while (p < e && fh_ws(*p))
-				p++;
-			if (p >= e || *p++ != ':')
-				return -1;
-			while (p < e && fh_ws(*p))
-				p++;
-			if (p >= e)
-				return -1;
-			if (*p == '"') {
-				p++;
-				if (!(f->v = fh_string(&p, e)))
-					return -1;
-			} else {
-				int neg = *p == '-', nd = 0;
-				int64_t x = 0;
-				if (neg)
-					p++;
-				while (p < e && *p >= '0' && *p <= '9' && nd < 16) {
-					x = x * 10 + (*p++ - '0');
-					nd++;
-				}
-				/* whatever cJSON's number scan would take on with must not follow */
-				if (!nd || nd > 15 || (p < e && strchr("0123456789+-.eE", *p) && *p))
-					return -1;
-				f->v = NULL;
-				f->num = neg ? -x : x;
-			}
-			while (p < e && fh_ws(*p))
-				p++;
-			if (p < e && *p == ',') {
-				p++;
-				while (p < e && fh_ws(*p))
-					p++;
-				continue;
-			}
-			if (p < e && *p == '}') {
-				p++;
-				break;
-			}
-			return -1;
-		}
-	}
-	for (; p < e; p++)
-		if (!fh_ws(*p))
-			return -1;
-	return 0;
-}
-
-/* A header either way: cJSON (j) or the fast reading (f). */
-typedef struct hv {
-	const cJSON *j;
-	const fhdr *f;
-} hv;
-
-static const fh_field *fh_get(const fhdr *f, const char *key)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (!strcmp(f->f[i].k, key))
-			return &f->f[i];
-	return NULL;
-}
-
-static int field_has(const hv *h, const char *key)
-{
-	return h->f ? fh_get(h->f, key) != NULL : cJSON_GetObjectItemCaseSensitive(h->j, key) != NULL;
-}
-
-static const char *field_str(const hv *h, const char *key)
-{
-	if (h->f) {
-		const fh_field *f = fh_get(h->f, key);
-		return f && f->v && f->v[0] ? f->v : NULL;
-	}
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->j, key);
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
-static int field_int(const hv *h, const char *key, int64_t *out)
-{
-	const char *str = NULL;
-
-	if (h->f) {
-		const fh_field *f = fh_get(h->f, key);
-		if (f && !f->v) {
-			*out = f->num;
-			return 0;
-		}
-		if (f && f->v[0])
-			str = f->v;
-	} else {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(h->j, key);
-		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
-			*out = (int64_t)v->valuedouble;
-			return 0;
-		}
-		if (cJSON_IsString(v) && v->valuestring[0])
-			str = v->valuestring;
-	}
-	if (str) {
-		char *end;
-		errno = 0;
-		long long x = strtoll(str, &end, 10);
-		if (!errno && !*end) {
-			*out = x;
-			return 0;
-		}
-	}
-	return -1;
-}
 
 /* The replay check: 0 when the timestamp is within replay_attack_time_diff of our clock. */
 static int check_timestamp(srv *s, const hv *h, char *why, size_t len)
 {
 	int64_t ts, now = srv_now_ms(s);
 
-	if (field_int(h, "timestamp", &ts) != 0) {
+	if (srv_field_int(h, "timestamp", &ts) != 0) {
 		snprintf(why, len, "The request's timestamp is missing or not a number.");
 		return -1;
 	}
@@ -494,11 +403,11 @@ static int check_norm(srv *s, const float *w, char *why, size_t len)
 
 static void start_fl_job(srv *s, http_request *r, const hv *h)
 {
-	const char *fl_id = field_str(h, "fl_id");
+	const char *fl_id = srv_field_str(h, "fl_id");
 	int64_t ds = 0;
 	char why[256];
 
-	if (!fl_id || !field_str(h, "fl_name") || !field_has(h, "timestamp")) {
+	if (!fl_id || !srv_field_str(h, "fl_name") || !srv_field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR,
 		      "The startFLJob request lacks fl_id, fl_name or timestamp.", NULL, NULL);
 		return;
@@ -511,7 +420,7 @@ static void start_fl_job(srv *s, http_request *r, const hv *h)
 		reply(s, r, SRV_ROUND_START, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	if (field_int(h, "data_size", &ds) != 0 || ds < 1) {
+	if (srv_field_int(h, "data_size", &ds) != 0 || ds < 1) {
 		reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "FL job data size is not enough.", 0);
 		return;
 	}
@@ -537,11 +446,11 @@ static void start_fl_job(srv *s, http_request *r, const hv *h)
 
 static void update_model(srv *s, http_request *r, const hv *h, const env_tensor *t, size_t nt)
 {
-	const char *fl_id = field_str(h, "fl_id");
+	const char *fl_id = srv_field_str(h, "fl_id");
 	int64_t iter;
 	char why[320];
 
-	if (!fl_id || !field_has(h, "timestamp") || field_int(h, "iteration", &iter) != 0) {
+	if (!fl_id || !srv_field_has(h, "timestamp") || srv_field_int(h, "iteration", &iter) != 0) {
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR,
 		      "The updateModel request lacks fl_id, iteration or timestamp.", NULL, NULL);
 		return;
@@ -581,9 +490,9 @@ static void update_model(srv *s, http_request *r, const hv *h, const env_tensor 
 		reply(s, r, SRV_ROUND_UPDATE, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h->j, "upload_loss");
-	if (cJSON_IsNumber(loss) && isfinite(loss->valuedouble)) {
-		p->upload_loss = loss->valuedouble;
+	double loss;
+	if (srv_field_num(h, "upload_loss", &loss) == 0) {
+		p->upload_loss = loss;
 		p->has_loss = 1;
 	}
 	p->round = SRV_ROUND_UPDATE;
@@ -605,19 +514,12 @@ void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter,
 		result = SRV_CNT_BUSY;
 	if (p->round == SRV_ROUND_START) {
 		if (result == SRV_CNT_OK) {
-			http_jw hdr;
-			char buf[32];
-			fmt_ms(buf, sizeof buf, next_req(s, next));
+			answer a = { .has_iter = 1, .iter = s->iteration, .selected = 1, .plan = 1,
+				     .has_next = 1, .next = next_req(s, next) };
 			srv_model *m = srv_store_get(&s->store, s->iteration - 1);
 			if (!m && s->store.n)
 				m = srv_store_latest(&s->store)->m;
-			http_jw_init(&hdr, JW_PREFIX);
-			http_jw_knum(&hdr, "iteration", (double)s->iteration);
-			http_jw_key(&hdr, "is_selected");
-			http_jw_add(&hdr, "true", 4);
-			http_jw_kstr(&hdr, "next_req_time", buf);
-			plan_json(s, &hdr);
-			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", &hdr, m);
+			reply(s, r, SRV_ROUND_START, RC_SUCCEED, "success", &a, m);
 		} else if (result == SRV_CNT_FULL) {
 			reply_next(s, r, SRV_ROUND_START, RC_OUTOFTIME, "Current amount for startFLJob has "
 				   "reached the threshold. Please startFLJob later.", next);
@@ -666,9 +568,9 @@ void srv_api_count_done(srv *s, srv_pending *p, int result, int64_t leader_iter,
 static void get_model(srv *s, http_request *r, const hv *h)
 {
 	int64_t iter;
-	char why[320], buf[32];
+	char why[320];
 
-	if (field_int(h, "iteration", &iter) != 0 || !field_has(h, "timestamp")) {
+	if (srv_field_int(h, "iteration", &iter) != 0 || !srv_field_has(h, "timestamp")) {
 		reply(s, r, SRV_ROUND_GET, RC_REQUESTERROR,
 		      "The getModel request lacks iteration or timestamp.", NULL, NULL);
 		return;
@@ -679,16 +581,12 @@ static void get_model(srv *s, http_request *r, const hv *h)
 	}
 	const srv_store_entry *latest = srv_store_latest(&s->store);
 	int64_t cur = s->iteration;
-	http_jw hdr;
-	http_jw_init(&hdr, JW_PREFIX);
-	http_jw_knum(&hdr, "iteration", (double)cur);
-	fmt_ms(buf, sizeof buf, next_req(s, 0));
-	http_jw_kstr(&hdr, "next_req_time", buf);
+	answer a = { .has_iter = 1, .iter = cur, .has_next = 1, .next = next_req(s, 0) };
 	if ((iter == cur && (!latest || latest->iter != cur)) || iter == cur + 1 || !latest) {
 		snprintf(why, sizeof why, "The model is not ready yet for iteration %" PRId64 ". Maybe "
 			 "this is because\n1. Client doesn't send enough update model requests.\n2. "
 			 "The servers have not aggregated the weights yet.", iter);
-		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, &hdr, NULL);
+		reply(s, r, SRV_ROUND_GET, RC_SUCNOTREADY, why, &a, NULL);
 		return;
 	}
 	srv_model *m = srv_store_get(&s->store, iter);
@@ -697,34 +595,32 @@ static void get_model(srv *s, http_request *r, const hv *h)
 		m = latest->m;
 		mi = latest->iter;
 	}
-	http_jw_knum(&hdr, "model_iteration", (double)mi);
+	a.has_mi = 1;
+	a.mi = mi;
 	snprintf(why, sizeof why, "Get model for iteration %" PRId64, iter);
-	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, &hdr, m);
+	reply(s, r, SRV_ROUND_GET, RC_SUCCEED, why, &a, m);
 }
 
 static void push_metrics(srv *s, http_request *r, const hv *h)
 {
-	const cJSON *loss = cJSON_GetObjectItemCaseSensitive(h->j, "loss");
-	const cJSON *acc = cJSON_GetObjectItemCaseSensitive(h->j, "accuracy");
+	double loss, acc;
 	char why[320];
 
-	if (!cJSON_IsNumber(loss) || !cJSON_IsNumber(acc) || !isfinite(loss->valuedouble) ||
-	    !isfinite(acc->valuedouble)) {
+	if (srv_field_num(h, "loss", &loss) || srv_field_num(h, "accuracy", &acc)) {
 		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR,
 		      "The pushMetrics request lacks a numeric loss or accuracy.", NULL, NULL);
 		return;
 	}
-	if (check_timestamp(s, h, why, sizeof why)) {
+	/* MindSpore's RequestPushMetrics carries no timestamp: nothing to check on that wire */
+	if (!h->w && check_timestamp(s, h, why, sizeof why)) {
 		reply(s, r, SRV_ROUND_METRICS, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	s->st.metric_loss_sum += loss->valuedouble;
-	s->st.metric_acc_sum += acc->valuedouble;
+	s->st.metric_loss_sum += loss;
+	s->st.metric_acc_sum += acc;
 	s->st.metric_n++;
-	http_jw hdr;
-	http_jw_init(&hdr, JW_PREFIX);
-	http_jw_knum(&hdr, "iteration", (double)s->iteration);
-	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", &hdr, NULL);
+	answer a = { .has_iter = 1, .iter = s->iteration };
+	reply(s, r, SRV_ROUND_METRICS, RC_SUCCEED, "success", &a, NULL);
 }
 
 /* ---- dispatch ---- */
@@ -739,6 +635,36 @@ static int round_of(srv *s, const char *path)
 		if (strcmp(path + pl + 1, round_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+/*
+ * A body that is not an envelope may be MindSpore's FlatBuffers request (issue 16: both wires
+ * are served while the clients move over): 1 when it was one and is handled, 0 otherwise.
+ */
+static int fb_request(srv *s, http_request *r, int round)
+{
+	fw_msg m;
+	fw_tensor ft[MODEL_MAX_TENSORS];
+	env_tensor t[MODEL_MAX_TENSORS];
+	char why[160];
+
+	if (srv_wire_decode(round, r->body, r->body_len, &m, ft, MODEL_MAX_TENSORS, why,
+			    sizeof why))
+		return 0;
+	r->user = (void *)WIRE_FB;
+	for (size_t i = 0; i < m.nfmap; i++) {
+		t[i].name = ft[i].name;
+		t[i].data = ft[i].data;
+		t[i].count = ft[i].count;
+	}
+	hv v = { NULL, NULL, &m };
+	switch (round) {
+	case SRV_ROUND_START: start_fl_job(s, r, &v); break;
+	case SRV_ROUND_UPDATE: update_model(s, r, &v, t, m.nfmap); break;
+	case SRV_ROUND_GET: get_model(s, r, &v); break;
+	default: push_metrics(s, r, &v); break;
+	}
+	return 1;
 }
 
 void srv_http_handler(http_server *hs, http_request *r, void *data)
@@ -781,8 +707,8 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 	if (round == SRV_ROUND_START) {
 		/* the most frequent request, small and flat: read without building a cJSON tree */
 		fhdr fh;
-		if (fh_parse(r->body, r->body_len, &fh) == 0) {
-			hv v = { NULL, &fh };
+		if (srv_fh_parse(r->body, r->body_len, &fh) == 0) {
+			hv v = { NULL, &fh, NULL };
 			start_fl_job(s, r, &v);
 			return;
 		}
@@ -791,6 +717,8 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 	env_tensor *t = NULL;
 	size_t nt = 0;
 	int rc = envelope_decode(r->body, r->body_len, &h, &t, &nt);
+	if (rc && fb_request(s, r, round))
+		return;
 	if (rc) {
 		char why[160];
 		snprintf(why, sizeof why, "The request body is not a valid envelope: %s.",
@@ -798,7 +726,7 @@ void srv_http_handler(http_server *hs, http_request *r, void *data)
 		reply(s, r, round, RC_REQUESTERROR, why, NULL, NULL);
 		return;
 	}
-	hv v = { h, NULL };
+	hv v = { h, NULL, NULL };
 	switch (round) {
 	case SRV_ROUND_START: start_fl_job(s, r, &v); break;
 	case SRV_ROUND_UPDATE: update_model(s, r, &v, t, nt); break;
