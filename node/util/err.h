@@ -36,7 +36,9 @@ extern "C" {
 	X(DATASET, -1900, "sim/fleet/dataset.h")                            \
 	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
 	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
-	X(REPORT, -2200, "reports/report.h")
+	X(REPORT, -2200, "reports/report.h")                                \
+	X(TLS, -2300, "node/proto/tls.h")                                   \
+	X(AUTH, -2400, "node/proto/auth.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
@@ -83,7 +85,15 @@ extern "C" {
 	X(TRAIN_ENODEV, TRAIN, 4, "no usable training device")                                    \
 	X(REPORT_EINPUT, REPORT, 1, "a run's output file is malformed")                           \
 	X(REPORT_EIO, REPORT, 2, "a run's directory or report.html could not be read or written") \
-	X(REPORT_ENOMEM, REPORT, 3, "out of memory")
+	X(REPORT_ENOMEM, REPORT, 3, "out of memory")                                              \
+	X(TLS_ECONFIG, TLS, 1, "TLS certificate, key, CA or cipher list unusable")                \
+	X(TLS_EHANDSHAKE, TLS, 2, "TLS handshake failed")                                         \
+	X(TLS_EPROTO, TLS, 3, "TLS record error or write after shutdown")                         \
+	X(TLS_ENOMEM, TLS, 4, "out of memory")                                                    \
+	X(TLS_EGONE, TLS, 5, "the TLS connection was freed by its own callback")                  \
+	X(AUTH_EBADSECRET, AUTH, 1, "cluster secret file empty or too long")                      \
+	X(AUTH_EDENIED, AUTH, 2, "peer failed the cluster-secret challenge")                      \
+	X(AUTH_EPROTO, AUTH, 3, "malformed authentication message")
 
 enum {
 #define FL_ERR_BASE_(mod, base, where) FL_ERR_##mod = (base),
