@@ -83,10 +83,6 @@ typedef struct srv_config {
 	char server_password[FLAG_STR_MAX];  /* the PKCS#12 / key password */
 	char ca_cert_path[FLAG_STR_MAX];     /* set: devices must show a certificate it signed */
 	char cipher_list[FLAG_STR_MAX];      /* TLS 1.2 suites; "" = OpenSSL's default */
-	/* The cluster secret (docs/security.md): "" = none; else every registration and peer link
-	 * proves it (node/proto/auth.h). cluster_secret_file is read by the entry point. */
-	char cluster_secret_file[FLAG_STR_MAX];
-	char cluster_secret[FLAG_STR_MAX];
 	int64_t pid;                /* reported to the scheduler (live); 0 under simulation */
 	/* what the scheduler's table tells the other servers to dial for this one's inter-node
 	 * port (e.g. a proxy in front of it); "" / 0 = the address and port it listens on */

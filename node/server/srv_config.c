@@ -106,8 +106,6 @@ size_t srv_config_flags(srv_config *c, flag_def *defs, size_t max)
 	  "with enable_ssl: PEM CA; devices must present a certificate it signed (\"\" = no check)");
 	F("cipher_list", FLAG_STR, c->cipher_list,
 	  "TLS 1.2 cipher suites, OpenSSL syntax (\"\" = OpenSSL's default)");
-	F("cluster_secret_file", FLAG_STR, c->cluster_secret_file,
-	  "file holding the cluster secret that registration and server links must prove");
 	return k < max ? k : max;
 }
 

@@ -37,8 +37,7 @@ extern "C" {
 	X(FLEET, -2000, "sim/fleet/fleet.h")                                \
 	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
 	X(REPORT, -2200, "reports/report.h")                                \
-	X(TLS, -2300, "node/proto/tls.h")                                   \
-	X(AUTH, -2400, "node/proto/auth.h")
+	X(TLS, -2300, "node/proto/tls.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
@@ -90,10 +89,7 @@ extern "C" {
 	X(TLS_EHANDSHAKE, TLS, 2, "TLS handshake failed")                                         \
 	X(TLS_EPROTO, TLS, 3, "TLS record error or write after shutdown")                         \
 	X(TLS_ENOMEM, TLS, 4, "out of memory")                                                    \
-	X(TLS_EGONE, TLS, 5, "the TLS connection was freed by its own callback")                  \
-	X(AUTH_EBADSECRET, AUTH, 1, "cluster secret file empty or too long")                      \
-	X(AUTH_EDENIED, AUTH, 2, "peer failed the cluster-secret challenge")                      \
-	X(AUTH_EPROTO, AUTH, 3, "malformed authentication message")
+	X(TLS_EGONE, TLS, 5, "the TLS connection was freed by its own callback")
 
 enum {
 #define FL_ERR_BASE_(mod, base, where) FL_ERR_##mod = (base),
