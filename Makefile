@@ -40,7 +40,7 @@ OPT     := -O2 -g
 LDSAN   :=
 endif
 CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(CFLAGS)
-LDLIBS_ALL := -luv -lcjson -lopenblas -lsodium -lz -lm -lpthread -lstdc++ $(LDLIBS)
+LDLIBS_ALL := -luv -lcjson -lssl -lcrypto -lopenblas -lsodium -lz -lm -lpthread -lstdc++ $(LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
 LIB_SRC  := $(sort $(filter-out node/main/% sim/main/% netem/main/%,\

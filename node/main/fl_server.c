@@ -22,6 +22,7 @@
  */
 #include "../model/model.h"
 #include "../proto/envelope.h"
+#include "../proto/tls.h"
 #include "../rt/rt_uv.h"
 #include "../server/srv.h"
 
@@ -432,6 +433,55 @@ static int apply_config(srv_config *cfg, flag_def *defs, size_t n, const char *p
 	return 0;
 }
 
+/* The whole of a small file (certificates, secrets: at most 1 MiB), malloc'd, NUL-terminated
+ * one past *len; NULL with err set. */
+static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 1u << 20;
+	uint8_t *buf = malloc(cap + 1);
+	size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+	int bad = ferror(f);
+	fclose(f);
+	if (!buf || bad || n > cap) {
+		snprintf(err, errlen, "%s: %s", path, !buf ? "out of memory" : bad ? "read error"
+									 : "larger than 1 MiB");
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* --enable_ssl: read the certificate files (node code reaches files only through rt.h) and make
+ * the tls_ctx the device API serves with. 0, or -1 with err. */
+static int load_tls(srv_config *cfg, char *err, size_t errlen)
+{
+	size_t cert_len = 0, ca_len = 0;
+	uint8_t *ca = NULL, *cert = slurp(cfg->server_cert_path, &cert_len, err, errlen);
+	if (!cert)
+		return -1;
+	if (cfg->ca_cert_path[0] && !(ca = slurp(cfg->ca_cert_path, &ca_len, err, errlen))) {
+		free(cert);
+		return -1;
+	}
+	tls_ctx_config tc = { .server = 1, .cert = cert, .cert_len = cert_len,
+			      .password = cfg->server_password, .ca = ca, .ca_len = ca_len,
+			      .cipher_list = cfg->cipher_list };
+	char why[256];
+	int rc = tls_ctx_new(&tc, &cfg->tls, why, sizeof why);
+	free(cert);
+	free(ca);
+	if (rc)
+		snprintf(err, errlen, "enable_ssl: %s: %s", cfg->server_cert_path, why);
+	return rc ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	srv_config cfg;
@@ -500,6 +550,10 @@ int main(int argc, char **argv)
 	}
 	if (rt_log_level_parse(o.log_level) < 0) {
 		fprintf(stderr, "fl-server: --log_level must be debug, info, warn or error\n");
+		return 2;
+	}
+	if (cfg.enable_ssl && load_tls(&cfg, err, sizeof err)) {
+		fprintf(stderr, "fl-server: %s\n", err);
 		return 2;
 	}
 	if (mkdir(o.data_dir, 0755) != 0 && errno != EEXIST) {

@@ -21,6 +21,7 @@
 
 typedef struct http_server http_server;
 typedef struct http_request http_request;
+typedef struct tls_ctx tls_ctx; /* tls.h */
 
 typedef struct http_server_config {
 	size_t max_header_bytes;   /* default 16 KiB; over → 431 and close */
@@ -28,6 +29,8 @@ typedef struct http_server_config {
 	uint64_t header_timeout_ms; /* default 10 s: a request must be read whole within it (408) */
 	uint64_t idle_timeout_ms;  /* default 60 s: a keep-alive connection with nothing to do closes */
 	size_t max_connections;    /* default 10000; past it a new connection gets a 503 and is closed */
+	tls_ctx *tls;              /* NULL: plain HTTP; else a server tls_ctx (borrowed; it must
+				    * outlive the server): every connection speaks HTTPS */
 } http_server_config;
 
 /* The request as parsed. All pointers are owned by the request and valid until http_respond. */
@@ -71,6 +74,7 @@ int http_respond_error(http_request *r, int status, const char *msg);
 typedef struct http_server_stats {
 	uint64_t connections_accepted, requests, responses, bad_requests, bytes_in, bytes_out;
 	uint64_t refused_full; /* connections answered 503 past max_connections */
+	uint64_t tls_failures; /* TLS connections dropped for a failed handshake or a bad record */
 	size_t open_connections;
 } http_server_stats;
 void http_server_get_stats(const http_server *srv, http_server_stats *st);

@@ -147,6 +147,7 @@ static void conn_close(hconn *c)
 	rt_timer_stop(c->timer);
 	c->tmode = TM_NONE;
 	conn_detach_requests(c);
+	tls_conn_shutdown(c->tls); /* close_notify before the FIN (NULL: plain) */
 	rt_stream_close(c->stream);
 }
 
@@ -164,6 +165,7 @@ static void conn_unlink_free(hconn *c)
 	srv->st.open_connections--;
 	conn_detach_requests(c);
 	rt_timer_free(c->timer);
+	tls_conn_free(c->tls);
 	free(c);
 }
 
@@ -191,8 +193,8 @@ static void conn_flush(hconn *c)
 		if (!c->head)
 			c->tail = NULL;
 		c->nfifo--;
-		int wr = q->rb ? rt_stream_write_buf(c->stream, q->rb, 0, q->resp_len, NULL, NULL)
-			       : rt_stream_write(c->stream, q->resp, q->resp_len, NULL, NULL);
+		int wr = q->rb && !c->tls ? rt_stream_write_buf(c->stream, q->rb, 0, q->resp_len, NULL, NULL)
+					  : hsrv_send(c, q->resp, q->resp_len);
 		if (wr == 0) {
 			srv->st.responses++;
 			srv->st.bytes_out += q->resp_len;
@@ -338,10 +340,9 @@ static int conn_drain_input(hconn *c)
 	return 0;
 }
 
-static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data)
+/* Plaintext bytes from the peer (rb: the runtime buffer under them, or NULL). */
+static void conn_input(hconn *c, const uint8_t *buf, size_t len, rt_buf *rb)
 {
-	hconn *c = data;
-	c->srv->st.bytes_in += len;
 	if (c->closing || c->no_parse || !len)
 		return;
 	if (c->in.len) {
@@ -350,7 +351,7 @@ static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 			conn_drain_input(c);
 		return;
 	}
-	c->rd_buf = rt_stream_read_buf(s, buf);
+	c->rd_buf = rb;
 	long used = conn_process(c, buf, len);
 	if (used < 0)
 		return; /* c is gone */
@@ -360,6 +361,46 @@ static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data
 		return;
 	if (!c->closing)
 		conn_arm_idle(c);
+}
+
+int hsrv_send(hconn *c, const void *buf, size_t len)
+{
+	if (c->tls)
+		return tls_conn_write(c->tls, buf, len);
+	return rt_stream_write(c->stream, buf, len, NULL, NULL);
+}
+
+/* tls_io: ciphertext to the stream, plaintext into the parser. */
+static int tls_to_stream(void *data, const uint8_t *buf, size_t len)
+{
+	hconn *c = data;
+	return rt_stream_write(c->stream, buf, len, NULL, NULL);
+}
+static void tls_to_parser(void *data, const uint8_t *buf, size_t len)
+{
+	conn_input(data, buf, len, NULL);
+}
+static const tls_io hconn_tls_io = { .send = tls_to_stream, .recv = tls_to_parser };
+
+static void srv_on_read(rt_stream *s, const uint8_t *buf, size_t len, void *data)
+{
+	hconn *c = data;
+	c->srv->st.bytes_in += len;
+	if (!c->tls) {
+		conn_input(c, buf, len, rt_stream_read_buf(s, buf));
+		return;
+	}
+	if (c->closing)
+		return;
+	int rc = tls_conn_feed(c->tls, buf, len);
+	if (rc == TLS_EGONE || rc == 0)
+		return; /* (EGONE: a handler stopped the server; c is gone) */
+	/* a failed handshake (wrong CA, no client certificate, not TLS at all) or a bad record:
+	 * OpenSSL's alert has gone out; nothing more can be said in plain text */
+	c->srv->st.tls_failures++;
+	rt_log(c->srv->host, RT_LOG_INFO, "TLS connection from %s:%u dropped: %s",
+	       rt_stream_peer_ip(s), (unsigned)rt_stream_peer_port(s), tls_conn_error(c->tls));
+	conn_close(c);
 }
 
 static void srv_on_close(rt_stream *s, int err, void *data)
@@ -406,8 +447,9 @@ static void srv_on_accept(rt_listener *l, rt_stream *s, void *data)
 	if (full || !(c = calloc(1, sizeof *c)) || !(c->timer = rt_timer_new(srv->host, conn_on_timer, c))) {
 		free(c);
 		rt_stream_set_cbs(s, &srv_detached_cbs, NULL);
-		/* Past the limit the client is told so (then the close), not left guessing. */
-		if (full) {
+		/* Past the limit the client is told so (then the close), not left guessing; a TLS
+		 * client cannot read plain text, so it only sees the close. */
+		if (full && !srv->cfg.tls) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				"Content-Type: text/plain\r\nContent-Length: 56\r\nConnection: close\r\n"
 				"Retry-After: 1\r\n\r\n"
@@ -420,6 +462,13 @@ static void srv_on_accept(rt_listener *l, rt_stream *s, void *data)
 	}
 	c->srv = srv;
 	c->stream = s;
+	if (srv->cfg.tls && tls_conn_new(srv->cfg.tls, &hconn_tls_io, c, &c->tls)) {
+		rt_timer_free(c->timer);
+		free(c);
+		rt_stream_set_cbs(s, &srv_detached_cbs, NULL);
+		rt_stream_close(s);
+		return;
+	}
 	llhttp_init(&c->parser, HTTP_REQUEST, &hsrv_parser_settings);
 	c->parser.data = c;
 	c->prev = srv->conns_tail;

@@ -8,6 +8,7 @@
 
 #include "http.h"
 #include "http_util.h"
+#include "tls.h"
 
 #include "llhttp.h"
 
@@ -50,6 +51,7 @@ struct hconn {
 	http_server *srv;
 	hconn *prev, *next;
 	rt_stream *stream;
+	tls_conn *tls;    /* NULL: plain HTTP; else every byte goes through it (hsrv_send) */
 	llhttp_t parser;
 	hreq *cur;        /* being parsed */
 	hreq *head, *tail; /* answered-in-order FIFO */
@@ -88,6 +90,8 @@ extern const llhttp_settings_t hsrv_parser_settings;
 /* http_server.c, for the parser: free a request (unlinking it from the pending list); enter
  * TM_HEADER or TM_IDLE, due delay_ms from now (lazily: see the definition). */
 void hsrv_req_free(hreq *q);
+/* Bytes for the peer (copied): written to the stream, or encrypted first on a TLS connection. */
+int hsrv_send(hconn *c, const void *buf, size_t len);
 void hsrv_timer_lazy(hconn *c, int mode, uint64_t delay_ms);
 
 #endif

@@ -206,7 +206,7 @@ static int on_headers_complete(llhttp_t *p)
 	 * now, unless earlier answers are still owed on the connection. */
 	const char *expect = q->has_expect ? q->text.p + q->expect_off : NULL;
 	if (expect && !strcasecmp(expect, "100-continue") && !c->head)
-		rt_stream_write(c->stream, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, NULL);
+		hsrv_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	return 0;
 }
 

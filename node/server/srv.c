@@ -453,7 +453,13 @@ int srv_new(rt_host *h, const srv_config *cfg, srv **out)
 		       (long long)cfg->server_inter_port, rt_strerror(rc));
 		goto fail;
 	}
-	http_server_config hc = { .max_connections = (size_t)s->cfg.connection_num };
+	http_server_config hc = { .max_connections = (size_t)s->cfg.connection_num,
+				  .tls = cfg->enable_ssl ? cfg->tls : NULL };
+	if (cfg->enable_ssl && !cfg->tls) {
+		rt_log(h, RT_LOG_ERROR, "enable_ssl is set but no certificate was loaded");
+		rc = SRV_ECONFIG;
+		goto fail;
+	}
 	hc.max_body_bytes = s->def.total * sizeof(float) + (1u << 20);
 	/* an upload must arrive whole within this: 10 s, plus 1 s per 16 KiB of model for devices
 	 * on slow links (lenet5: 25 s) */

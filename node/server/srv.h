@@ -76,6 +76,13 @@ typedef struct srv_config {
 	int64_t connection_num;     /* device connections at once (MindSpore's name); default 10000 */
 	double upload_norm_bound;   /* L2 norm an upload may have; 0 = no bound */
 	int64_t max_data_size;      /* largest data_size a startFLJob may claim; default 1e8 */
+	/* TLS on the device API (MindSpore's names). The entry point reads the files and builds
+	 * `tls` from them (node code reaches no file but through rt.h). */
+	int enable_ssl;
+	char server_cert_path[FLAG_STR_MAX]; /* PKCS#12 (server.p12) or PEM certificate + key */
+	char server_password[FLAG_STR_MAX];  /* the PKCS#12 / key password */
+	char ca_cert_path[FLAG_STR_MAX];     /* set: devices must show a certificate it signed */
+	char cipher_list[FLAG_STR_MAX];      /* TLS 1.2 suites; "" = OpenSSL's default */
 	int64_t pid;                /* reported to the scheduler (live); 0 under simulation */
 	/* what the scheduler's table tells the other servers to dial for this one's inter-node
 	 * port (e.g. a proxy in front of it); "" / 0 = the address and port it listens on */
@@ -83,6 +90,7 @@ typedef struct srv_config {
 	int64_t advertise_inter_port;
 
 	/* owner hooks (not flags) */
+	struct tls_ctx *tls; /* with enable_ssl: a server tls_ctx (borrowed; outlives the srv) */
 	void (*on_event)(void *data, srv *s, int event);
 	void *event_data;
 } srv_config;
@@ -92,7 +100,7 @@ void srv_config_init(srv_config *cfg);
 
 /* The flag table over cfg's fields. Returns how many definitions were written (at most max;
  * SRV_CONFIG_MAX_FLAGS always suffices). */
-#define SRV_CONFIG_MAX_FLAGS 40
+#define SRV_CONFIG_MAX_FLAGS 52
 size_t srv_config_flags(srv_config *cfg, flag_def *defs, size_t max);
 
 /* Apply a config.json object to the flags not given on the command line. Besides the flag keys,

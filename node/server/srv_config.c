@@ -98,6 +98,14 @@ size_t srv_config_flags(srv_config *c, flag_def *defs, size_t max)
 	  "an updateModel whose weights have an L2 norm above this is a RequestError (0 = no bound)");
 	F("max_data_size", FLAG_INT, &c->max_data_size,
 	  "a startFLJob claiming more samples than this is a RequestError");
+	F("enable_ssl", FLAG_BOOL, &c->enable_ssl, "serve the device API over TLS (HTTPS)");
+	F("server_cert_path", FLAG_STR, c->server_cert_path,
+	  "with enable_ssl: the server certificate and key, PKCS#12 (server.p12) or PEM");
+	F("server_password", FLAG_STR, c->server_password, "password of server_cert_path");
+	F("ca_cert_path", FLAG_STR, c->ca_cert_path,
+	  "with enable_ssl: PEM CA; devices must present a certificate it signed (\"\" = no check)");
+	F("cipher_list", FLAG_STR, c->cipher_list,
+	  "TLS 1.2 cipher suites, OpenSSL syntax (\"\" = OpenSSL's default)");
 	return k < max ? k : max;
 }
 
@@ -218,6 +226,8 @@ int srv_config_validate(const srv_config *c, char *err, size_t errlen)
 		BAD("allreduce_chunk must be in 1..%u", FRAME_DEFAULT_MAX_PAYLOAD / 4);
 	if (c->heartbeat_interval < 1 || c->node_timeout < 1)
 		BAD("heartbeat_interval and node_timeout must be greater than 0");
+	if (c->enable_ssl && !c->server_cert_path[0])
+		BAD("enable_ssl needs server_cert_path (the server's certificate and key)");
 	if (c->connection_num < 1)
 		BAD("connection_num must be greater than 0");
 	if (!(c->upload_norm_bound >= 0) || isinf(c->upload_norm_bound))

@@ -38,7 +38,8 @@ extern "C" {
 	X(TRAIN, -2100, "sim/fleet/train_real.h")                           \
 	X(REPORT, -2200, "reports/report.h")                                \
 	X(FW, -2300, "node/proto/fl_wire.h")                                \
-	X(SECAGG, -2400, "node/secagg/secagg.h")
+	X(SECAGG, -2400, "node/secagg/secagg.h")                             \
+	X(TLS, -2500, "node/proto/tls.h")
 
 #define FL_ERR_RANGE 99 /* codes of a module: base - 1 down to base - FL_ERR_RANGE */
 
@@ -103,7 +104,12 @@ extern "C" {
 	X(SECAGG_ETHRESHOLD, SECAGG, 8, "too few devices or shares for the threshold")            \
 	X(SECAGG_ECRYPTO, SECAGG, 9, "decryption, key agreement or reconstruction failed")        \
 	X(SECAGG_ESHARE, SECAGG, 10, "malformed secret share")                                    \
-	X(SECAGG_ERANGE, SECAGG, 11, "value outside the quantisation ring's range")
+	X(SECAGG_ERANGE, SECAGG, 11, "value outside the quantisation ring's range")                \
+	X(TLS_ECONFIG, TLS, 1, "TLS certificate, key, CA or cipher list unusable")                \
+	X(TLS_EHANDSHAKE, TLS, 2, "TLS handshake failed")                                         \
+	X(TLS_EPROTO, TLS, 3, "TLS record error or write after shutdown")                         \
+	X(TLS_ENOMEM, TLS, 4, "out of memory")                                                    \
+	X(TLS_EGONE, TLS, 5, "the TLS connection was freed by its own callback")
 
 enum {
 #define FL_ERR_BASE_(mod, base, where) FL_ERR_##mod = (base),
